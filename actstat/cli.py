@@ -1,0 +1,346 @@
+"""The command line: parse, call the core, render. Only this module imports click.
+
+Exit status: 0 success; 1 error while running (e.g. a file that cannot be written);
+2 usage error (bad option, bad name or parameter, impossible size, too little memory);
+3 a warning named by --fail-on fired; 130 interrupted (Ctrl-C).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import click
+
+from . import __version__
+from .errors import ActstatError, ConfigError
+
+CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+FORMATS = ("table", "json")
+EXIT_FAIL_ON = 3
+EXIT_INTERRUPTED = 130
+
+
+def _one_line(msg: str) -> str:
+    return " ".join(msg.split())
+
+
+class ActstatGroup(click.Group):
+    """A group whose every error is one line on stderr with a documented exit status."""
+
+    def main(self, args: Any = None, prog_name: str | None = None, complete_var: str | None = None,
+             standalone_mode: bool = True, **extra: Any) -> Any:
+        try:
+            rv = super().main(args, prog_name or "actstat", complete_var, standalone_mode=False, **extra)
+        except click.exceptions.NoArgsIsHelpError as e:
+            click.echo(e.ctx.get_help() if e.ctx else str(e), err=True)
+            sys.exit(2)
+        except click.ClickException as e:
+            click.echo(f"Error: {_one_line(e.format_message())}", err=True)
+            sys.exit(e.exit_code)
+        except (click.Abort, KeyboardInterrupt):
+            click.echo("Interrupted.", err=True)
+            sys.exit(EXIT_INTERRUPTED)
+        sys.exit(rv if isinstance(rv, int) else 0)
+
+
+@contextlib.contextmanager
+def core_errors() -> Iterator[None]:
+    """Convert the core's errors once, at the edge: ConfigError -> exit 2, others -> exit 1."""
+    try:
+        yield
+    except ConfigError as e:
+        raise click.UsageError(str(e)) from None
+    except ActstatError as e:
+        raise click.ClickException(str(e)) from None
+
+
+# --- parameter types ------------------------------------------------------------------
+
+
+class NameSpec(click.ParamType):
+    """NAME[:PARAM] checked against a registry at parse time."""
+
+    def __init__(self, what: str, lookup: Callable[[str], Any]) -> None:
+        self.name = what
+        self.lookup = lookup
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        try:
+            self.lookup(str(value))
+        except ConfigError as e:
+            self.fail(str(e), param, ctx)
+        return str(value)
+
+
+def _act_lookup(s: str) -> Any:
+    from .activations import get_activation
+
+    return get_activation(s)
+
+
+def _init_lookup(s: str) -> Any:
+    from .initializers import get_initializer
+
+    return get_initializer(s)
+
+
+class WidthsType(click.ParamType):
+    """``500,250,100`` or ``500x10`` (ten layers of 500)."""
+
+    name = "widths"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> tuple[int, ...]:
+        if isinstance(value, tuple):
+            return value
+        text = str(value).strip().lower()
+        try:
+            if "x" in text:
+                w, _, n = text.partition("x")
+                widths = (int(w),) * int(n)
+            else:
+                widths = tuple(int(p) for p in text.split(",") if p.strip() != "")
+        except ValueError:
+            self.fail(f"'{value}' is not a list of widths like 500,250,100 or 500x10", param, ctx)
+        if not widths or any(w < 1 for w in widths):
+            self.fail(f"'{value}': widths must be positive whole numbers", param, ctx)
+        return widths
+
+
+class RangeType(click.ParamType):
+    name = "lo,hi"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> tuple[float, float]:
+        if isinstance(value, tuple):
+            return value
+        try:
+            lo, hi = (float(p) for p in str(value).split(","))
+        except ValueError:
+            self.fail(f"'{value}' is not a range like -1,1", param, ctx)
+        if not lo < hi:
+            self.fail(f"'{value}': LO must be below HI", param, ctx)
+        return lo, hi
+
+
+class ThresholdType(click.ParamType):
+    name = "kind=value"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> tuple[str, float]:
+        from .diagnostics import THRESHOLDS
+
+        if isinstance(value, tuple):
+            return value
+        k, eq, v = str(value).partition("=")
+        k = k.strip()
+        if not eq or k not in THRESHOLDS:
+            self.fail(f"'{value}': expected KIND=VALUE with KIND one of {', '.join(THRESHOLDS)}", param, ctx)
+        try:
+            f = float(v)
+        except ValueError:
+            self.fail(f"'{value}': '{v}' is not a number", param, ctx)
+        if not f >= 0 or f == float("inf"):
+            self.fail(f"'{value}': thresholds are finite and >= 0", param, ctx)
+        return k, f
+
+
+def parse_fail_on(value: str | None, valid: tuple[str, ...]) -> frozenset[str]:
+    """'vanishing,dead' or 'any' (every kind but the informational ones)."""
+    from .diagnostics import INFORMATIONAL
+
+    if not value:
+        return frozenset()
+    kinds = {k.strip() for k in value.split(",") if k.strip()}
+    if "any" in kinds:
+        kinds.discard("any")
+        kinds |= set(valid) - INFORMATIONAL
+    bad = sorted(kinds - set(valid))
+    if bad:
+        raise click.BadParameter(f"unknown warning kind {', '.join(bad)}; valid: any, {', '.join(valid)}",
+                                 param_hint="'--fail-on'")
+    return frozenset(kinds)
+
+
+# --- shared option bundles ------------------------------------------------------------
+
+
+def network_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    """Options that describe the network and its input (shared by every probing command)."""
+    opts = [
+        click.option("--layers", type=click.IntRange(min=1), default=None,
+                     help="Hidden layers.  [default: 10, or the length of --widths]"),
+        click.option("--width", type=click.IntRange(min=1), default=None,
+                     help="Units per hidden layer.  [default: 500]"),
+        click.option("--widths", type=WidthsType(), default=None,
+                     help="Per-layer widths: 500,250,100 or 500x10."),
+        click.option("--input-dim", type=click.IntRange(min=1), default=None,
+                     help="Input dimension.  [default: the first width]"),
+        click.option("--batch", type=click.IntRange(min=1), default=1000, show_default=True,
+                     help="Examples in the probe batch."),
+        click.option("--act", "act", type=NameSpec("act", _act_lookup), default="relu", show_default=True,
+                     help="Activation NAME[:PARAM], e.g. tanh, leaky_relu:0.1, maxout:3 (see 'actstat list')."),
+        click.option("--init", "init", type=NameSpec("init", _init_lookup), default="he", show_default=True,
+                     help="Initialiser NAME[:PARAM], e.g. he, xavier, normal:0.01, orthogonal:1.0."),
+        click.option("--gain", type=float, default=1.0, show_default=True, help="Multiplies any init."),
+        click.option("--bias-std", type=click.FloatRange(min=0), default=0.0, show_default=True,
+                     help="Std of N(0, s^2) biases (0: no bias)."),
+        click.option("--batchnorm", is_flag=True, help="FC -> batch norm (training mode) -> activation."),
+        click.option("--dropout", type=float, default=0.0, show_default=True,
+                     help="Drop probability p after each activation."),
+        click.option("--dropout-mode", type=click.Choice(["inverted", "classic"]), default="inverted",
+                     show_default=True,
+                     help="inverted: kept units scaled by 1/(1-p) now (modern frameworks); classic: no scaling"
+                     " now, the lecture's (1-p) at test time."),
+        click.option("--input", "input_kind", type=click.Choice(["normal", "uniform", "positive"]),
+                     default="normal", show_default=True,
+                     help="Random input: N(0,1), U(-1,1), or positive U[0,1)."),
+        click.option("--seed", type=int, default=0, show_default=True, help="Seed of every random draw."),
+        click.option("--dtype", type=click.Choice(["float64", "float32"]), default="float64", show_default=True),
+        click.option("--force", is_flag=True, help="Run even if the memory estimate exceeds what is available."),
+    ]
+    for o in reversed(opts):
+        f = o(f)
+    return f
+
+
+def stats_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    opts = [
+        click.option("--bins", type=click.IntRange(1, 10_000), default=30, show_default=True,
+                     help="Histogram bins per layer."),
+        click.option("--hist-range", type=RangeType(), default=None,
+                     help="Histogram range LO,HI.  [default: the activation's range if bounded, else the data's]"),
+        click.option("--threshold", "thresholds", type=ThresholdType(), multiple=True,
+                     help="Override a diagnosis threshold, e.g. --threshold saturation=0.5 (repeatable)."),
+        click.option("--fail-on", default=None,
+                     help="Exit with status 3 if a warning of these kinds fires: vanishing,dead,... or any."),
+        click.option("fmt", "-f", "--format", type=click.Choice(FORMATS), default="table", show_default=True,
+                     envvar="ACTSTAT_FORMAT", help="Output format (stdout)."),
+    ]
+    for o in reversed(opts):
+        f = o(f)
+    return f
+
+
+def build_config(kw: dict[str, Any]) -> Any:
+    """ProbeConfig from the parsed options (pops what it uses)."""
+    from .probe import ProbeConfig
+
+    layers, width, widths = kw.pop("layers"), kw.pop("width"), kw.pop("widths")
+    if widths is not None:
+        if width is not None:
+            raise click.UsageError("give --width or --widths, not both")
+        if layers is not None and layers != len(widths):
+            raise click.UsageError(f"--widths has {len(widths)} entries but --layers is {layers}")
+    else:
+        widths = (width or 500,) * (layers or 10)
+    return ProbeConfig(
+        widths=widths, input_dim=kw.pop("input_dim"), batch=kw.pop("batch"), act=kw.pop("act"),
+        init=kw.pop("init"), gain=kw.pop("gain"), bias_std=kw.pop("bias_std"), batchnorm=kw.pop("batchnorm"),
+        dropout=kw.pop("dropout"), dropout_mode=kw.pop("dropout_mode"), input=kw.pop("input_kind"),
+        seed=kw.pop("seed"), dtype=kw.pop("dtype"), bins=kw.pop("bins"), hist_range=kw.pop("hist_range"),
+        thresholds=dict(kw.pop("thresholds")), force=kw.pop("force"),
+    )
+
+
+# --- commands -------------------------------------------------------------------------
+
+
+@click.group(cls=ActstatGroup, context_settings=CONTEXT)
+@click.version_option(__version__, "-V", "--version", prog_name="actstat")
+def cli() -> None:
+    """Per-layer activation statistics of a deep network at initialisation, with diagnoses.
+
+    \b
+    Example:
+        actstat probe --init he --act relu --layers 10
+
+    Exit status: 0 ok, 1 error, 2 usage error, 3 a --fail-on warning fired, 130 interrupted.
+    """
+
+
+@cli.command(context_settings=CONTEXT)
+@network_options
+@stats_options
+def probe(fmt: str, fail_on: str | None, **kw: Any) -> int:
+    """Build a deep MLP, push a batch through it, and report every layer.
+
+    Reports mean, std, min, max, % saturated, % zero and % dead units per layer
+    (post-activation, over the whole batch x width matrix), then warnings
+    (vanishing, exploding, saturation, collapse, dead, symmetry, not_centered),
+    each with the measured value, its threshold and a fix.
+
+    \b
+    Examples:
+        actstat probe --init he --act relu --layers 10
+        actstat probe --init normal:0.01 --act tanh
+        actstat probe --init small --act relu --batchnorm --format json
+    """
+    from .diagnostics import FORWARD_KINDS
+    from .probe import run_probe
+
+    fail_kinds = parse_fail_on(fail_on, FORWARD_KINDS)
+    cfg = build_config(kw)
+    with core_errors():
+        result = run_probe(cfg)
+    doc = result.to_dict()
+    emit(doc, fmt)
+    if any(w.kind in fail_kinds for w in result.warnings):
+        return EXIT_FAIL_ON
+    return 0
+
+
+def emit(doc: dict[str, Any], fmt: str) -> None:
+    """Write the report in ``fmt`` to stdout."""
+    if fmt == "json":
+        from .rendering.records import to_json
+
+        click.echo(to_json(doc))
+    else:
+        from .rendering.table import render_probe_table
+
+        render_probe_table(doc, sys.stdout)
+
+
+@cli.command("list", context_settings=CONTEXT)
+@click.option("fmt", "-f", "--format", type=click.Choice(FORMATS), default="table", show_default=True,
+              envvar="ACTSTAT_FORMAT")
+def list_(fmt: str) -> None:
+    """List the initialisers and activations, each with its formula.
+
+    \b
+    Example:
+        actstat list --format json
+    """
+    from .activations import ACTIVATION_ALIASES, ACTIVATIONS, get_activation
+    from .initializers import INIT_ALIASES, INITIALIZERS
+
+    inits = []
+    for name, ini in INITIALIZERS.items():
+        aliases = [a for a, t in INIT_ALIASES.items() if t == name]
+        p = f"{ini.param_meaning}" + (f" (default {ini.default_param:g})" if ini.default_param is not None else "")
+        inits.append({"name": name, "aliases": aliases, "param": p if ini.param_meaning else None,
+                      "formula": ini.formula})
+    acts = []
+    for name, (default, meaning) in ACTIVATIONS.items():
+        a = get_activation(name)
+        aliases = [al for al, t in ACTIVATION_ALIASES.items() if t == name]
+        acts.append({"name": name, "aliases": aliases,
+                     "param": f"{meaning} (default {default:g})" if meaning else None,
+                     "formula": a.formula, "saturated": a.saturation_rule, "gain": a.gain})
+    if fmt == "json":
+        from .rendering.records import to_json
+
+        click.echo(to_json({"inits": inits, "activations": acts}))
+        return
+    from .rendering.table import render_catalogue
+
+    def label(d: dict[str, Any]) -> str:
+        return d["name"] + (f" ({', '.join(d['aliases'])})" if d["aliases"] else "")
+
+    render_catalogue([(label(d), d["param"] or "", d["formula"]) for d in inits], "Initialisers (--init)", sys.stdout)
+    click.echo()
+    render_catalogue(
+        [(label(d), d["param"] or "", d["formula"] + (f"; saturated: {d['saturated']}" if d["saturated"] else ""))
+         for d in acts], "Activations (--act)", sys.stdout,
+    )

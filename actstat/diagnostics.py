@@ -1,0 +1,183 @@
+"""Diagnoses: from per-layer statistics to named warnings with a fix. Returns data, never prints.
+
+Rules (each threshold is a named default, overridable with ``--threshold KIND=VALUE``
+and printed with every report):
+
+* vanishing   layer RMS / input RMS < ``vanishing`` (0.1), or the RMS shrinks by a factor
+              below ``vanishing_rate`` (0.75) per layer, averaged over the last up-to-3 layers
+              (at least 2), which catches ReLU+Xavier's halving of the variance per layer.
+* exploding   layer RMS / input RMS > ``exploding`` (10), or the RMS grows by more than
+              ``exploding_rate`` (1.33) per layer on the same window, or any inf/NaN.
+* saturation  fraction of outputs in the activation's flat region > ``saturation`` (0.25).
+* collapse    std / |mean| < ``collapse`` (0.1): every unit outputs nearly the same non-zero value.
+* dead        fraction of units that are 0 for every example > ``dead`` (0.1); ReLU-like only.
+* symmetry    every unit of the layer has the same incoming weights (and bias): exact.
+* not_centered (informational) |mean| / RMS > ``not_centered`` (0.5).
+
+At a symmetric layer the root cause is the symmetry, so ``dead`` and ``collapse`` are not
+reported there as well.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+
+from .activations import Activation
+from .stats import LayerStats, MomentStats
+
+# name -> (default, what it bounds). Order is the order printed.
+THRESHOLDS: dict[str, tuple[float, str]] = {
+    "vanishing": (0.1, "layer RMS / input RMS below this"),
+    "vanishing_rate": (0.75, "per-layer RMS ratio (geometric mean over the last up-to-3 layers) below this"),
+    "exploding": (10.0, "layer RMS / input RMS above this"),
+    "exploding_rate": (1.33, "per-layer RMS ratio (geometric mean over the last up-to-3 layers) above this"),
+    "saturation": (0.25, "fraction of outputs in the saturated region above this"),
+    "collapse": (0.1, "std / |mean| of the outputs below this"),
+    "dead": (0.1, "fraction of units zero for every example above this"),
+    "not_centered": (0.5, "|mean| / RMS of the outputs above this"),
+}
+
+INFORMATIONAL = {"not_centered", "zigzag"}
+FORWARD_KINDS = ("vanishing", "exploding", "saturation", "collapse", "dead", "symmetry", "not_centered")
+RATE_WINDOW = 3
+
+
+def default_thresholds() -> dict[str, float]:
+    return {k: v for k, (v, _) in THRESHOLDS.items()}
+
+
+@dataclass(frozen=True)
+class Diagnostic:
+    """One warning. layer 0 is the input."""
+
+    layer: int
+    kind: str
+    value: float
+    threshold: float
+    message: str
+    hint: str
+
+    def to_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class LayerFacts:
+    """What diagnose needs about one layer."""
+
+    index: int
+    stats: LayerStats
+    symmetric: bool
+
+
+def recommended_init(act: Activation) -> str:
+    """The fan-in init that keeps the variance of this activation's outputs steady."""
+    if act.name in ("relu", "leaky_relu", "maxout", "gelu", "silu", "elu", "softplus"):
+        return "he"
+    if act.name == "selu":
+        return "lecun_normal"
+    return "xavier"
+
+
+def _fix(act: Activation) -> str:
+    init = recommended_init(act)
+    return f"use --init {init} for {act.name}, or --batchnorm"
+
+
+def _rate(rms: Sequence[float], l: int) -> float | None:
+    """Geometric-mean per-layer RMS ratio ending at layer l (1-based in ``rms``, rms[0] = input)."""
+    k = min(RATE_WINDOW, l - 1)
+    if k < 2:
+        return None
+    a, b = rms[l - k], rms[l]
+    if not (a > 0 and math.isfinite(a) and math.isfinite(b)):
+        return None
+    return (b / a) ** (1.0 / k)
+
+
+def diagnose(
+    input_moments: MomentStats,
+    layers: Sequence[LayerFacts],
+    act: Activation,
+    thresholds: dict[str, float] | None = None,
+) -> list[Diagnostic]:
+    """Forward-pass warnings, in layer order (input first)."""
+    t = default_thresholds() | (thresholds or {})
+    out: list[Diagnostic] = []
+    rms0 = input_moments.rms
+    if math.isfinite(input_moments.mean) and rms0 > 0 and abs(input_moments.mean) / rms0 > t["not_centered"]:
+        out.append(Diagnostic(
+            0, "not_centered", abs(input_moments.mean) / rms0, t["not_centered"],
+            "the inputs are not zero-centred: the first layer's weight gradients share a sign per unit",
+            "centre the inputs (--preprocess center or standardize)",
+        ))
+    rms = [rms0] + [f.stats.rms for f in layers]
+    fix = _fix(act)
+    for f in layers:
+        l, s = f.index, f.stats
+        m = s.moments
+        if f.symmetric:
+            out.append(Diagnostic(
+                l, "symmetry", 1.0, 1.0,
+                "every unit has the same incoming weights, so all compute the same thing and get the same"
+                " gradient: symmetry is never broken"
+                + (" (and with zero weights no signal gets through)" if m.std == 0 and m.mean == 0 else ""),
+                "use a random init (e.g. --init " + recommended_init(act) + ")",
+            ))
+        ratio = m.rms / rms0 if rms0 > 0 else math.inf
+        rate = _rate(rms, l)
+        if m.nonfinite_frac > 0 or not math.isfinite(m.rms):
+            out.append(Diagnostic(
+                l, "exploding", math.inf, t["exploding"],
+                f"activations overflowed: {m.nonfinite_frac:.1%} of the outputs are inf or NaN",
+                "lower the weight scale: " + fix,
+            ))
+        elif ratio > t["exploding"] or (rate is not None and rate > t["exploding_rate"]):
+            grow = ratio > t["exploding"]
+            out.append(Diagnostic(
+                l, "exploding", ratio if grow else rate, t["exploding"] if grow else t["exploding_rate"],
+                f"the output RMS is {ratio:.3g}x the input's" if grow
+                else f"the output RMS grows {rate:.3g}x per layer",
+                "lower the weight scale: " + fix,
+            ))
+        elif ratio < t["vanishing"] or (rate is not None and rate < t["vanishing_rate"]):
+            shrink = ratio < t["vanishing"]
+            out.append(Diagnostic(
+                l, "vanishing", ratio if shrink else rate, t["vanishing"] if shrink else t["vanishing_rate"],
+                (f"the output RMS is {ratio:.3g}x the input's: activations collapse to zero, so the"
+                 " gradients on the next weights vanish too") if shrink
+                else f"the output RMS shrinks {rate:.3g}x per layer: deeper layers will see almost nothing",
+                fix,
+            ))
+        if s.saturated_frac is not None and s.saturated_frac > t["saturation"]:
+            out.append(Diagnostic(
+                l, "saturation", s.saturated_frac, t["saturation"],
+                f"{s.saturated_frac:.0%} of the outputs sit where {act.name}'s derivative is ~0"
+                f" ({act.saturation_rule}): local gradients vanish",
+                f"the weights are too large for {act.name}: " + fix,
+            ))
+        mean_abs = abs(m.mean)
+        if (not f.symmetric and math.isfinite(m.std) and mean_abs > 0
+                and m.std / mean_abs < t["collapse"]):
+            out.append(Diagnostic(
+                l, "collapse", m.std / mean_abs, t["collapse"],
+                f"every unit outputs nearly {m.mean:.3g} whatever the input: many units are no better than one",
+                f"the weights are too small for {act.name}: " + fix,
+            ))
+        if (act.can_die and not f.symmetric and s.dead_frac is not None
+                and s.dead_frac > t["dead"]):
+            out.append(Diagnostic(
+                l, "dead", s.dead_frac, t["dead"],
+                f"{s.dead_frac:.0%} of the units are 0 for every example: they get no gradient and never recover",
+                "use --init he with no bias, --act leaky_relu, or --batchnorm",
+            ))
+        if math.isfinite(m.mean) and m.rms > 0 and mean_abs / m.rms > t["not_centered"]:
+            out.append(Diagnostic(
+                l, "not_centered", mean_abs / m.rms, t["not_centered"],
+                f"{act.name} outputs are not zero-centred (informational): the next layer's weight"
+                " gradients share a sign per unit, so updates zig-zag",
+                "a zero-centred activation (tanh) or --batchnorm avoids it",
+            ))
+    return out

@@ -1,0 +1,184 @@
+"""The deep MLP: FC -> [batch norm] -> activation -> [dropout], layer after layer.
+
+The forward pass is streamed: each layer's weights are drawn when the layer is
+reached and every array is dropped once the layer is summarised, so memory stays
+flat with depth. Only when a backward pass will follow (``keep=True``) are the
+per-layer caches kept.
+
+Random streams (all from ``numpy.random.SeedSequence(seed)``, so that adding a
+backward pass or changing a layer option never changes the input batch):
+input, weights, dropout masks, loss targets.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .activations import Activation
+from .initializers import InitSpec, sample_weights
+
+Array = np.ndarray
+
+BN_EPS = 1e-5
+LSUV_TOL = 0.1
+LSUV_MAX_ITER = 10
+
+STREAMS = ("input", "weights", "dropout", "loss")
+
+
+def make_streams(seed: int) -> dict[str, np.random.Generator]:
+    """One independent Generator per purpose, all derived from ``seed``."""
+    children = np.random.SeedSequence(seed).spawn(len(STREAMS))
+    return {name: np.random.Generator(np.random.PCG64(s)) for name, s in zip(STREAMS, children)}
+
+
+@dataclass(frozen=True)
+class NetworkSpec:
+    """A fully resolved network: dims[0] is the input dimension, dims[l] layer l's width."""
+
+    dims: tuple[int, ...]
+    act: Activation
+    init: InitSpec
+    gain: float = 1.0
+    bias_std: float = 0.0
+    batchnorm: bool = False
+    dropout: float = 0.0
+    dropout_mode: str = "inverted"  # "inverted": scale kept units by 1/(1-p) now; "classic": no scaling
+    dtype: np.dtype = field(default_factory=lambda: np.dtype(np.float64))
+
+    @property
+    def depth(self) -> int:
+        return len(self.dims) - 1
+
+
+@dataclass
+class BNCache:
+    """What batch norm's backward pass needs: x_hat and 1/sqrt(var + eps) per unit."""
+
+    xhat: Array
+    inv_std: Array
+
+
+@dataclass
+class LayerTrace:
+    """One layer's forward pass.
+
+    x: (batch, fan_in) the layer's input; W: (fan_in, width * pieces); b: (width * pieces,) or None
+    z: (batch, width * pieces) x @ W + b; u: the activation's input (z, or batch norm of z)
+    h: (batch, width) act(u); out: what the next layer receives (h after dropout)
+    mask: dropout's keep mask scaled as applied, or None
+    symmetric: every unit has the same incoming weights and bias
+    lsuv_iters: passes LSUV took on this layer (0 otherwise)
+    """
+
+    index: int
+    x: Array
+    W: Array
+    b: Array | None
+    z: Array
+    u: Array
+    h: Array
+    out: Array
+    mask: Array | None
+    bn: BNCache | None
+    symmetric: bool
+    lsuv_iters: int = 0
+
+
+def batchnorm_forward(z: Array) -> tuple[Array, BNCache]:
+    """Training-mode batch norm with gamma = 1, beta = 0. z: (batch, units)."""
+    mu = z.mean(axis=0)
+    d = z - mu
+    var = np.mean(d * d, axis=0)
+    inv_std = 1.0 / np.sqrt(var + BN_EPS)
+    xhat = d * inv_std.astype(z.dtype, copy=False)
+    return xhat, BNCache(xhat, inv_std.astype(z.dtype, copy=False))
+
+
+def _columns_identical(W: Array, b: Array | None) -> bool:
+    if W.shape[1] < 2:
+        return False
+    same = bool(np.all(W == W[:, :1]))
+    if same and b is not None:
+        same = bool(np.all(b == b[0]))
+    return same
+
+
+def forward(
+    spec: NetworkSpec,
+    x: Array,
+    rng_weights: np.random.Generator,
+    rng_dropout: np.random.Generator,
+    keep: bool = False,
+) -> Iterator[LayerTrace]:
+    """Yield each layer's trace in turn. x: (batch, dims[0]) in spec.dtype.
+
+    With keep=False the caller must not hold on to the traces' arrays if it
+    wants memory to stay flat; with keep=True it will, for the backward pass.
+    """
+    dtype = spec.dtype
+    act = spec.act
+    for l in range(1, spec.depth + 1):
+        fan_in, width = spec.dims[l - 1], spec.dims[l]
+        m = width * act.pieces
+        W = sample_weights(spec.init, fan_in, m, rng_weights, dtype, act, spec.gain)
+        b = None
+        if spec.bias_std > 0:
+            b = rng_weights.standard_normal(m, dtype=dtype)
+            b *= spec.bias_std
+        with np.errstate(all="ignore"):
+            z = _affine(x, W, b)
+            iters = 0
+            if spec.init.init.data_dependent:
+                z, iters = _lsuv(x, W, b, z)
+            bn = None
+            if spec.batchnorm:
+                u, bn = batchnorm_forward(z)
+            else:
+                u = z
+            h = act.forward(u)
+            out, mask = _dropout(h, spec, rng_dropout)
+        yield LayerTrace(l, x, W, b, z, u, h, out, mask, bn, _columns_identical(W, b), iters)
+        x = out
+
+
+def _affine(x: Array, W: Array, b: Array | None) -> Array:
+    z = x @ W
+    if b is not None:
+        z += b
+    return z
+
+
+def _lsuv(x: Array, W: Array, b: Array | None, z: Array) -> tuple[Array, int]:
+    """Rescale W in place until var(x @ W + b) is 1 within LSUV_TOL."""
+    for it in range(1, LSUV_MAX_ITER + 1):
+        var = float(z.var(dtype=np.float64))
+        if not np.isfinite(var) or var == 0.0 or abs(var - 1.0) < LSUV_TOL:
+            return z, it - 1
+        W *= float(1.0 / np.sqrt(var))
+        z = _affine(x, W, b)
+    return z, LSUV_MAX_ITER
+
+
+def _dropout(h: Array, spec: NetworkSpec, rng: np.random.Generator) -> tuple[Array, Array | None]:
+    p = spec.dropout
+    if p <= 0.0:
+        return h, None
+    keep = rng.random(h.shape, dtype=spec.dtype) >= p
+    scale = 1.0 / (1.0 - p) if spec.dropout_mode == "inverted" else 1.0
+    mask = keep.astype(spec.dtype)
+    if scale != 1.0:
+        mask *= scale
+    return h * mask, mask
+
+
+def dropout_description(p: float, mode: str) -> str:
+    if p <= 0:
+        return "none"
+    if mode == "inverted":
+        return f"inverted: keep each unit with probability {1 - p:g}, scale kept units by 1/{1 - p:g} now"
+    return f"classic: keep each unit with probability {1 - p:g}, no scaling now (the lecture scales by {1 - p:g} at test time)"
+

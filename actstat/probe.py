@@ -1,0 +1,287 @@
+"""Run a probe: build the network, push a batch through it, summarise every layer, diagnose.
+
+``ProbeConfig`` holds every option (the CLI fills it); ``run_probe`` returns a
+``ProbeResult`` whose ``to_dict()`` is the stable JSON document described in the README.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+from . import __version__
+from .activations import Activation, get_activation
+from .diagnostics import THRESHOLDS, Diagnostic, LayerFacts, default_thresholds, diagnose
+from .errors import ConfigError, MemoryLimitError
+from .initializers import InitSpec, get_initializer
+from .network import NetworkSpec, dropout_description, forward, make_streams
+from .stats import DEFAULT_BINS, LayerStats, MomentStats, layer_stats, moments
+
+Array = np.ndarray
+
+INPUT_KINDS = {
+    "normal": "x ~ N(0, 1)",
+    "uniform": "x ~ U(-1, 1)",
+    "positive": "x ~ U[0, 1) (all positive, not zero-centred)",
+}
+DTYPES = ("float64", "float32")
+MAX_LAYERS = 100_000
+MAX_WIDTH = 10_000_000
+
+
+@dataclass(frozen=True)
+class ProbeConfig:
+    """Every probe option. ``widths`` has one entry per hidden layer."""
+
+    widths: tuple[int, ...] = (500,) * 10
+    input_dim: int | None = None
+    batch: int = 1000
+    act: str = "tanh"
+    init: str = "xavier"
+    gain: float = 1.0
+    bias_std: float = 0.0
+    batchnorm: bool = False
+    dropout: float = 0.0
+    dropout_mode: str = "inverted"
+    input: str = "normal"
+    seed: int = 0
+    dtype: str = "float64"
+    bins: int = DEFAULT_BINS
+    hist_range: tuple[float, float] | None = None
+    thresholds: dict[str, float] = field(default_factory=dict)
+    force: bool = False
+
+    @property
+    def layers(self) -> int:
+        return len(self.widths)
+
+    @property
+    def resolved_input_dim(self) -> int:
+        return self.input_dim if self.input_dim is not None else self.widths[0]
+
+
+def validate(cfg: ProbeConfig) -> tuple[Activation, InitSpec]:
+    """Check everything that can be checked before any array is made."""
+    if not 1 <= cfg.layers <= MAX_LAYERS:
+        raise ConfigError(f"the number of layers must be from 1 to {MAX_LAYERS}, got {cfg.layers}")
+    for w in cfg.widths:
+        if not 1 <= w <= MAX_WIDTH:
+            raise ConfigError(f"every width must be from 1 to {MAX_WIDTH}, got {w}")
+    if cfg.input_dim is not None and not 1 <= cfg.input_dim <= MAX_WIDTH:
+        raise ConfigError(f"--input-dim must be from 1 to {MAX_WIDTH}, got {cfg.input_dim}")
+    if cfg.batch < 1:
+        raise ConfigError(f"--batch must be at least 1, got {cfg.batch}")
+    if cfg.batchnorm and cfg.batch < 2:
+        raise ConfigError("--batchnorm needs --batch of at least 2 (it normalises over the batch)")
+    if not 0.0 <= cfg.dropout < 1.0:
+        raise ConfigError(f"--dropout must be in [0, 1), got {cfg.dropout:g}")
+    if cfg.dropout_mode not in ("inverted", "classic"):
+        raise ConfigError(f"--dropout-mode must be inverted or classic, got {cfg.dropout_mode}")
+    if not (math.isfinite(cfg.gain) and cfg.gain > 0):
+        raise ConfigError(f"--gain must be a positive number, got {cfg.gain:g}")
+    if not (math.isfinite(cfg.bias_std) and cfg.bias_std >= 0):
+        raise ConfigError(f"--bias-std must be >= 0, got {cfg.bias_std:g}")
+    if cfg.input not in INPUT_KINDS:
+        raise ConfigError(f"--input must be one of {', '.join(INPUT_KINDS)}, got {cfg.input}")
+    if cfg.dtype not in DTYPES:
+        raise ConfigError(f"--dtype must be float32 or float64, got {cfg.dtype}")
+    if not 1 <= cfg.bins <= 10_000:
+        raise ConfigError(f"--bins must be from 1 to 10000, got {cfg.bins}")
+    if cfg.hist_range is not None:
+        lo, hi = cfg.hist_range
+        if not (math.isfinite(lo) and math.isfinite(hi) and lo < hi):
+            raise ConfigError(f"--hist-range needs finite LO < HI, got {lo:g},{hi:g}")
+    for k, v in cfg.thresholds.items():
+        if k not in THRESHOLDS:
+            raise ConfigError(f"unknown threshold '{k}'. Valid: {', '.join(THRESHOLDS)}")
+        if not math.isfinite(v) or v < 0:
+            raise ConfigError(f"threshold {k} must be a non-negative number, got {v:g}")
+    act = get_activation(cfg.act)
+    init = get_initializer(cfg.init)
+    return act, init
+
+
+# --- memory ---------------------------------------------------------------------------
+
+
+def available_memory() -> int | None:
+    """Bytes the OS says a new allocation can use (MemAvailable), or None if unknown."""
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def estimate_memory(cfg: ProbeConfig, act: Activation, keep_all: bool = False) -> int:
+    """Peak bytes of a probe's arrays (a slight over-estimate).
+
+    Streaming forward pass: the input, then per layer its weights and about six
+    (batch x width) matrices alive at once (x, z, u, h, dropped-out h, a statistics
+    temporary). keep_all (for a backward pass): those per-layer matrices for every layer.
+    """
+    item = np.dtype(cfg.dtype).itemsize
+    dims = (cfg.resolved_input_dim, *cfg.widths)
+    k = act.pieces
+    per_layer = [cfg.batch * dims[l] * (3 * k + 3) + dims[l - 1] * dims[l] * k for l in range(1, len(dims))]
+    base = cfg.batch * dims[0] * 2
+    if keep_all:
+        return item * (base + sum(per_layer) + max(per_layer))
+    return item * (base + 2 * max(per_layer))
+
+
+def check_memory(cfg: ProbeConfig, act: Activation, keep_all: bool = False) -> None:
+    need = estimate_memory(cfg, act, keep_all)
+    have = available_memory()
+    if cfg.force or have is None:
+        return
+    if need > 0.8 * have:
+        raise MemoryLimitError(
+            f"this configuration needs about {_gib(need)} of memory and {_gib(have)} is available;"
+            " use smaller --batch/--width/--layers, or --force to try anyway"
+        )
+
+
+def _gib(n: int) -> str:
+    return f"{n / 2**30:.1f} GiB" if n >= 2**30 else f"{n / 2**20:.0f} MiB"
+
+
+# --- input ----------------------------------------------------------------------------
+
+
+def make_input(kind: str, batch: int, dim: int, rng: np.random.Generator, dtype: np.dtype) -> Array:
+    """The probe batch (batch, dim) in ``dtype``."""
+    if kind == "normal":
+        return rng.standard_normal((batch, dim), dtype=dtype)
+    x = rng.random((batch, dim), dtype=dtype)
+    if kind == "uniform":
+        x *= 2.0
+        x -= 1.0
+    return x
+
+
+# --- result ---------------------------------------------------------------------------
+
+
+@dataclass
+class LayerResult:
+    index: int
+    width: int
+    stats: LayerStats
+    pre: MomentStats
+    symmetric: bool
+    lsuv_iters: int = 0
+
+
+@dataclass
+class ProbeResult:
+    config: dict[str, Any]
+    thresholds: dict[str, float]
+    input: LayerStats
+    layers: list[LayerResult]
+    warnings: list[Diagnostic]
+    saturation_rule: str | None
+    notes: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The stable JSON document (non-finite floats still present: the writer nulls them)."""
+        return {
+            "actstat_version": __version__,
+            "config": self.config,
+            "thresholds": self.thresholds,
+            "saturation_rule": self.saturation_rule,
+            "input": _stats_dict(self.input) | {"width": self.config["input_dim"]},
+            "layers": [
+                {"layer": r.index, "width": r.width, **_stats_dict(r.stats),
+                 "pre": _moments_dict(r.pre)}
+                | ({"lsuv_iters": r.lsuv_iters} if self.config["init"] == "lsuv" else {})
+                for r in self.layers
+            ],
+            "warnings": [w.to_dict() for w in self.warnings],
+            "notes": self.notes,
+        }
+
+
+def _moments_dict(m: MomentStats) -> dict[str, float]:
+    return {"mean": m.mean, "std": m.std, "min": m.min, "max": m.max, "rms": m.rms,
+            "nonfinite_frac": m.nonfinite_frac}
+
+
+def _stats_dict(s: LayerStats) -> dict[str, Any]:
+    return _moments_dict(s.moments) | {
+        "saturated_frac": s.saturated_frac,
+        "zero_frac": s.zero_frac,
+        "dead_frac": s.dead_frac,
+        "hist": {"edges": s.hist.edges.tolist(), "counts": s.hist.counts.tolist(), "outside": s.hist.outside},
+    }
+
+
+def config_dict(cfg: ProbeConfig, act: Activation, init: InitSpec) -> dict[str, Any]:
+    """Every option, resolved (names as on the command line)."""
+    d = asdict(cfg)
+    d.pop("force")
+    d["widths"] = list(cfg.widths)
+    d["layers"] = cfg.layers
+    d["input_dim"] = cfg.resolved_input_dim
+    d["act"] = act.spec
+    d["init"] = init.spec
+    d["init_formula"] = init.init.formula
+    d["act_formula"] = act.formula
+    d["input_formula"] = INPUT_KINDS[cfg.input]
+    d["dropout_scaling"] = dropout_description(cfg.dropout, cfg.dropout_mode)
+    d["batchnorm_formula"] = (
+        "training mode: (z - batch mean) / sqrt(batch var + 1e-5), gamma 1, beta 0; FC -> BN -> act"
+        if cfg.batchnorm else None
+    )
+    d["hist_range"] = list(cfg.hist_range) if cfg.hist_range else None
+    d["thresholds"] = dict(cfg.thresholds)
+    return d
+
+
+LayerCallback = Callable[[int, int], None]
+
+
+def run_probe(cfg: ProbeConfig, x: Array | None = None, on_layer: LayerCallback | None = None) -> ProbeResult:
+    """Probe the network ``cfg`` describes.
+
+    x: an optional (batch, input_dim) input; drawn from ``cfg.input`` when None.
+    on_layer(done, total): called after each layer (for progress bars).
+    """
+    act, init = validate(cfg)
+    check_memory(cfg, act)
+    dtype = np.dtype(cfg.dtype)
+    rngs = make_streams(cfg.seed)
+    if x is None:
+        x = make_input(cfg.input, cfg.batch, cfg.resolved_input_dim, rngs["input"], dtype)
+    spec = NetworkSpec(
+        dims=(cfg.resolved_input_dim, *cfg.widths), act=act, init=init, gain=cfg.gain,
+        bias_std=cfg.bias_std, batchnorm=cfg.batchnorm, dropout=cfg.dropout,
+        dropout_mode=cfg.dropout_mode, dtype=dtype,
+    )
+    input_stats = layer_stats(x, None, None, cfg.bins, cfg.hist_range)
+    results: list[LayerResult] = []
+    for tr in forward(spec, x, rngs["weights"], rngs["dropout"]):
+        st = layer_stats(tr.h, tr.u, act, cfg.bins, cfg.hist_range)
+        results.append(LayerResult(tr.index, spec.dims[tr.index], st, moments(tr.u), tr.symmetric, tr.lsuv_iters))
+        if on_layer is not None:
+            on_layer(tr.index, spec.depth)
+    thresholds = default_thresholds() | cfg.thresholds
+    facts = [LayerFacts(r.index, r.stats, r.symmetric) for r in results]
+    warnings = diagnose(input_stats.moments, facts, act, thresholds)
+    notes = []
+    if cfg.dropout > 0:
+        notes.append("statistics describe each layer's activations before dropout; the next layer receives"
+                     " them after dropout (" + dropout_description(cfg.dropout, cfg.dropout_mode) + ")")
+    return ProbeResult(config_dict(cfg, act, init), thresholds, input_stats, results, warnings,
+                       act.saturation_rule, notes)

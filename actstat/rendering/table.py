@@ -1,0 +1,141 @@
+"""Human-readable output with rich: the per-layer table, thresholds and warnings with hints."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from itertools import groupby
+from typing import IO, Any
+
+from rich.console import Console
+from rich.table import Table
+
+KIND_STYLE = {
+    "vanishing": "bold red", "exploding": "bold red", "saturation": "bold red", "collapse": "bold red",
+    "dead": "bold red", "symmetry": "bold red", "not_centered": "cyan",
+    "vanishing_gradient": "bold red", "exploding_gradient": "bold red", "zigzag": "cyan",
+}
+
+
+def make_console(file: IO[str]) -> Console:
+    """A console for ``file``: colour only on a terminal (and never with NO_COLOR);
+    wide enough off a terminal that tables never wrap in a pipe."""
+    is_tty = hasattr(file, "isatty") and file.isatty()
+    return Console(file=file, width=None if is_tty else 200, highlight=False, soft_wrap=False)
+
+
+def num(x: Any) -> str:
+    """A figure with 3 significant digits; '-' for not applicable; inf/nan spelled out."""
+    if x is None:
+        return "-"
+    x = float(x)
+    if math.isnan(x):
+        return "nan"
+    if math.isinf(x):
+        return "inf" if x > 0 else "-inf"
+    if x == 0:
+        return "0"
+    return f"{x:.3g}"
+
+
+def pct(x: Any) -> str:
+    return "-" if x is None else f"{100.0 * float(x):.1f}"
+
+
+def layer_ranges(layers: Sequence[int]) -> str:
+    """[1, 2, 3, 7] -> '1-3, 7'."""
+    parts = []
+    for _, grp in groupby(enumerate(sorted(layers)), key=lambda t: t[1] - t[0]):
+        run = [v for _, v in grp]
+        parts.append(str(run[0]) if len(run) == 1 else f"{run[0]}-{run[-1]}")
+    return ", ".join(parts)
+
+
+def render_warnings(console: Console, warnings: Sequence[dict[str, Any]]) -> None:
+    """Warnings grouped by kind: the layers, the value range against the threshold, the message
+    (for the first layer of the group) and the hint."""
+    if not warnings:
+        console.print("No warnings.")
+        return
+    console.print("Warnings:")
+    order: dict[str, list[dict[str, Any]]] = {}
+    for w in warnings:
+        order.setdefault(w["kind"], []).append(w)
+    for kind, ws in order.items():
+        layers = [w["layer"] for w in ws]
+        vals = [w["value"] for w in ws if w["value"] is not None and math.isfinite(w["value"])]
+        where = "input" if layers == [0] else f"layer{'s' if len(layers) > 1 else ''} {layer_ranges(layers)}"
+        if vals:
+            lo, hi = min(vals), max(vals)
+            span = num(lo) if lo == hi else f"{num(lo)}..{num(hi)}"
+        else:
+            span = "inf/NaN"
+        style = KIND_STYLE.get(kind, "bold")
+        console.print(f"  [{style}]{kind}[/] ({where}): value {span}, threshold {num(ws[0]['threshold'])}")
+        console.print(f"    {ws[0]['message']}", markup=False)
+        console.print(f"    fix: {ws[0]['hint']}", markup=False)
+
+
+def render_probe_table(doc: dict[str, Any], file: IO[str]) -> None:
+    """The probe report: a config line, the per-layer table, thresholds, warnings."""
+    console = make_console(file)
+    cfg = doc["config"]
+    widths = cfg["widths"]
+    width_txt = str(widths[0]) if len(set(widths)) == 1 else ",".join(map(str, widths))
+    extras = []
+    if cfg.get("batchnorm"):
+        extras.append("batchnorm")
+    if cfg.get("dropout"):
+        extras.append(f"dropout {cfg['dropout']:g} ({cfg['dropout_mode']})")
+    if cfg.get("bias_std"):
+        extras.append(f"bias std {cfg['bias_std']:g}")
+    if cfg.get("gain", 1.0) != 1.0:
+        extras.append(f"gain {cfg['gain']:g}")
+    console.print(
+        f"actstat probe: {cfg['layers']} layers x {width_txt}, act {cfg['act']}, init {cfg['init']}"
+        f" ({cfg['init_formula']}), input {cfg['input']} {cfg['batch']}x{cfg['input_dim']},"
+        f" {cfg['dtype']}, seed {cfg['seed']}" + (", " + ", ".join(extras) if extras else ""),
+        markup=False,
+    )
+    by_layer: dict[int, list[str]] = {}
+    for w in doc["warnings"]:
+        by_layer.setdefault(w["layer"], [])
+        if w["kind"] not in by_layer[w["layer"]]:
+            by_layer[w["layer"]].append(w["kind"])
+    table = Table(show_edge=False, pad_edge=False, box=None, header_style="bold")
+    for col in ("layer", "width", "mean", "std", "min", "max", "sat %", "zero %", "dead %"):
+        table.add_column(col, justify="right")
+    table.add_column("warnings", justify="left")
+    rows = [("input", doc["input"])] + [(str(L["layer"]), L) for L in doc["layers"]]
+    for i, (name, s) in enumerate(rows):
+        kinds = by_layer.get(i, [])
+        table.add_row(
+            name, str(s["width"]), num(s["mean"]), num(s["std"]), num(s["min"]), num(s["max"]),
+            pct(s["saturated_frac"]), pct(s["zero_frac"]), pct(s["dead_frac"]),
+            ", ".join(f"[{KIND_STYLE.get(k, 'bold')}]{k}[/]" for k in kinds),
+        )
+    console.print(table)
+    sat_rule = doc.get("saturation_rule")
+    console.print(
+        f"saturated: {sat_rule if sat_rule else 'no saturating region for ' + cfg['act']}"
+        "; dead unit: exactly 0 for every example; mean/std over the whole batch x width matrix",
+        markup=False,
+    )
+    t = doc["thresholds"]
+    console.print("thresholds: " + ", ".join(f"{k} {num(v)}" for k, v in t.items()), markup=False)
+    for note in doc.get("notes", []):
+        console.print(f"note: {note}", markup=False)
+    render_warnings(console, doc["warnings"])
+
+
+def render_catalogue(rows: Sequence[tuple[str, str, str]], title: str, file: IO[str]) -> None:
+    """A catalogue: name, parameter, formula."""
+    console = make_console(file)
+    table = Table(title=title, title_justify="left", box=None, show_edge=False, pad_edge=False,
+                  header_style="bold")
+    table.add_column("name")
+    table.add_column("parameter")
+    table.add_column("formula", overflow="fold")
+    for r in rows:
+        table.add_row(*r)
+    console.print(table)
