@@ -153,8 +153,9 @@ class Activation:
 
 
 def _sigmoid(z: Array) -> Array:
-    # tanh form: stable for large |z| and keeps the dtype
-    return 0.5 * (1.0 + np.tanh(0.5 * z))
+    # exp of a non-positive number only: no overflow, and relative accuracy in both tails
+    e = np.exp(-np.abs(z))
+    return np.where(z >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
 
 
 def _dsigmoid(z: Array) -> Array:

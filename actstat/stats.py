@@ -112,20 +112,28 @@ def histogram(a: Array, bins: int, lo: float, hi: float) -> Histogram:
     if not (math.isfinite(lo) and math.isfinite(hi)):
         return Histogram(np.linspace(0.0, 1.0, bins + 1), np.zeros(bins, dtype=np.int64), 0)
     if hi <= lo:  # a constant matrix: numpy widens the range by 0.5 each side
-        lo, hi = lo - 0.5, hi + 0.5
-    edges = np.linspace(lo, hi, bins + 1)
+        pad = max(0.5, abs(lo) * 1e-12)  # (relative at magnitudes where +-0.5 rounds away)
+        fmax = float(np.finfo(np.float64).max)
+        lo, hi = max(lo - pad, -fmax), min(hi + pad, fmax)
+    # values near the float limits: work in halves so that hi - lo cannot overflow
+    half = not math.isfinite(hi - lo)
+    c = 0.5 if half else 1.0
     with np.errstate(all="ignore"):
+        edges = np.linspace(lo * c, hi * c, bins + 1) / c
         flat = a.ravel()
         keep = (flat >= lo) & (flat <= hi)  # NaN and +-inf fall out here
         n_keep = int(np.count_nonzero(keep))
         n_out = int(np.count_nonzero(np.isfinite(flat))) - n_keep if n_keep < flat.size else 0
         vals = flat if n_keep == flat.size else flat[keep]
-        ii = ((vals - lo) * (bins / (hi - lo))).astype(np.intp)
+        scale = bins / (hi * c - lo * c)
+        ii = ((vals * c - lo * c) * scale if half else (vals - lo) * scale).astype(np.intp)
         np.minimum(ii, bins - 1, out=ii)  # the right edge belongs to the last bin
         # rounding can put a value next to an edge in the neighbouring bin: numpy
         # corrects that against the edges, and so must we to give the same counts
+        np.maximum(ii, 0, out=ii)
         ii -= vals < edges[ii]
         ii += (vals >= edges[ii + 1]) & (ii != bins - 1)
+        np.clip(ii, 0, bins - 1, out=ii)
         counts = np.bincount(ii, minlength=bins).astype(np.int64)
     return Histogram(edges, counts, n_out)
 

@@ -92,8 +92,8 @@ def render_probe_table(doc: dict[str, Any], file: IO[str]) -> None:
     if cfg.get("gain", 1.0) != 1.0:
         extras.append(f"gain {cfg['gain']:g}")
     console.print(
-        f"actstat probe: {cfg['layers']} layers x {width_txt}, act {cfg['act']}, init {cfg['init']}"
-        f" ({cfg['init_formula']}), input {cfg['input']} {cfg['batch']}x{cfg['input_dim']},"
+        f"actstat probe: {cfg['layers']} layers x {width_txt}, act {cfg['act']}, init {cfg['init']},"
+        f" input {cfg['input']} {cfg['batch']}x{cfg['input_dim']},"
         f" {cfg['dtype']}, seed {cfg['seed']}" + (", " + ", ".join(extras) if extras else ""),
         markup=False,
     )

@@ -1,0 +1,63 @@
+"""The README stays true: every actstat command in it runs, every command is documented, and CI runs
+the README's test command verbatim."""
+
+from __future__ import annotations
+
+import re
+import shlex
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from actstat.cli import cli
+
+ROOT = Path(__file__).resolve().parent.parent
+README = (ROOT / "README.md").read_text()
+
+
+def readme_commands() -> list[str]:
+    """`actstat ...` invocations from code blocks and inline code, up to a pipe or redirection."""
+    found: list[str] = []
+    for block in re.findall(r"```\n(.*?)```", README, flags=re.S):
+        for line in block.splitlines():
+            line = line.strip().removeprefix("$ ")
+            m = re.search(r"(?:^|&& )(actstat [a-z]+(?:\s.*)?)$", line)
+            if m:
+                found.append(m.group(1))
+    found += re.findall(r"`(actstat [a-z]+(?:\s[^`]*)?)`", README)
+    cmds = []
+    for c in found:
+        c = re.split(r"\s[|>]\s?", c)[0].strip()
+        if c not in cmds:
+            cmds.append(c)
+    return cmds
+
+
+COMMANDS = readme_commands()
+
+
+def test_readme_has_commands() -> None:
+    assert len(COMMANDS) >= 15
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_readme_command_runs(command: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    args = shlex.split(command)[1:]
+    if args[:1] == ["probe"] and "--batch" not in args:
+        args += ["--batch", "200"]  # same code paths, a fifth of the time
+    r = CliRunner().invoke(cli, args, catch_exceptions=False)
+    assert r.exit_code in (0, 3), (command, r.stderr)
+
+
+@pytest.mark.parametrize("name", sorted(cli.commands))
+def test_every_command_is_in_the_readme(name: str) -> None:
+    assert f"actstat {name}" in README
+
+
+def test_ci_runs_the_readme_test_command_verbatim() -> None:
+    m = re.search(r"```\n(pip install '\.\[test\]'.*)\n```", README)
+    assert m, "README lacks the install-and-test command"
+    assert m.group(1) in (ROOT / ".ci" / "run").read_text()
+    assert "pip install . && actstat probe" in README
