@@ -17,7 +17,8 @@ and printed with every report):
 * not_centered (informational) |mean| / RMS > ``not_centered`` (0.5).
 
 At a symmetric layer the root cause is the symmetry, so ``dead`` and ``collapse`` are not
-reported there as well.
+reported there as well; at a vanished layer (RMS ratio below ``vanishing``) ``collapse`` is not
+reported; at an overflowed layer (any inf/NaN) only ``exploding`` is.
 """
 
 from __future__ import annotations
@@ -136,7 +137,9 @@ def diagnose(
                 f"activations overflowed: {m.nonfinite_frac:.1%} of the outputs are inf or NaN",
                 "lower the weight scale: " + fix,
             ))
-        elif ratio > t["exploding"] or (rate is not None and rate > t["exploding_rate"]):
+            continue  # past an overflow the other figures mean nothing
+        vanished = ratio < t["vanishing"]
+        if ratio > t["exploding"] or (rate is not None and rate > t["exploding_rate"]):
             grow = ratio > t["exploding"]
             out.append(Diagnostic(
                 l, "exploding", ratio if grow else rate, t["exploding"] if grow else t["exploding_rate"],
@@ -161,8 +164,8 @@ def diagnose(
                 f"the weights are too large for {act.name}: " + fix,
             ))
         mean_abs = abs(m.mean)
-        if (not f.symmetric and math.isfinite(m.std) and mean_abs > 0
-                and m.std / mean_abs < t["collapse"]):
+        # a vanished signal is reported as such; its rounding residue is no "collapse"
+        if (not f.symmetric and not vanished and mean_abs > 0 and m.std / mean_abs < t["collapse"]):
             out.append(Diagnostic(
                 l, "collapse", m.std / mean_abs, t["collapse"],
                 f"every unit outputs nearly {m.mean:.3g} whatever the input: many units are no better than one",
@@ -175,7 +178,7 @@ def diagnose(
                 f"{s.dead_frac:.0%} of the units are 0 for every example: they get no gradient and never recover",
                 "use --init he with no bias, --act leaky_relu, or --batchnorm",
             ))
-        if math.isfinite(m.mean) and m.rms > 0 and mean_abs / m.rms > t["not_centered"]:
+        if not vanished and m.rms > 0 and mean_abs / m.rms > t["not_centered"]:
             out.append(Diagnostic(
                 l, "not_centered", mean_abs / m.rms, t["not_centered"],
                 f"{act.name} outputs are not zero-centred (informational): the next layer's weight"

@@ -127,8 +127,7 @@ def forward(
         W = sample_weights(spec.init, fan_in, m, rng_weights, dtype, act, spec.gain)
         b = None
         if spec.bias_std > 0:
-            b = rng_weights.standard_normal(m, dtype=dtype)
-            b *= spec.bias_std
+            b = (rng_weights.standard_normal(m) * spec.bias_std).astype(dtype, copy=False)
         with np.errstate(all="ignore"):
             z = _affine(x, W, b)
             iters = 0
@@ -167,7 +166,7 @@ def _dropout(h: Array, spec: NetworkSpec, rng: np.random.Generator) -> tuple[Arr
     p = spec.dropout
     if p <= 0.0:
         return h, None
-    keep = rng.random(h.shape, dtype=spec.dtype) >= p
+    keep = rng.random(h.shape) >= p  # float64 draws: the same mask for every dtype
     scale = 1.0 / (1.0 - p) if spec.dropout_mode == "inverted" else 1.0
     mask = keep.astype(spec.dtype)
     if scale != 1.0:

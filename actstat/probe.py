@@ -161,14 +161,14 @@ def _gib(n: int) -> str:
 
 
 def make_input(kind: str, batch: int, dim: int, rng: np.random.Generator, dtype: np.dtype) -> Array:
-    """The probe batch (batch, dim) in ``dtype``."""
+    """The probe batch (batch, dim) in ``dtype`` (drawn in float64, so every dtype sees the same batch)."""
     if kind == "normal":
-        return rng.standard_normal((batch, dim), dtype=dtype)
-    x = rng.random((batch, dim), dtype=dtype)
+        return rng.standard_normal((batch, dim)).astype(dtype, copy=False)
+    x = rng.random((batch, dim))
     if kind == "uniform":
         x *= 2.0
         x -= 1.0
-    return x
+    return x.astype(dtype, copy=False)
 
 
 # --- result ---------------------------------------------------------------------------

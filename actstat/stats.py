@@ -75,8 +75,10 @@ def _all_finite(lo: float, hi: float) -> bool:
 def moments(a: Array) -> MomentStats:
     """Moments of a 2-D (or any) array, computed in float64 precision.
 
-    Uses two passes (mean, then the centred sum of squares) so that std stays
-    accurate when it is tiny next to the mean (sigmoid outputs ~0.5 +- 1e-3).
+    Two passes (mean, then the centred sum of squares), so that std stays accurate
+    when it is tiny next to the mean (sigmoid outputs ~0.5 +- 1e-3). Entries so
+    small or so large that their squares would underflow or overflow (a vanished
+    or exploded signal) are rescaled by a power of two first.
     """
     n = a.size
     if n == 0:
@@ -86,21 +88,22 @@ def moments(a: Array) -> MomentStats:
         lo = float(a.min())
         hi = float(a.max())
         if not _all_finite(lo, hi):
-            finite = np.isfinite(a)
-            nf = n - int(np.count_nonzero(finite))
+            nf = n - int(np.count_nonzero(np.isfinite(a)))
             vals = a.astype(np.float64, copy=False)
             mean = float(vals.mean())
-            std = float(vals.std())
-            rms = float(np.sqrt(np.mean(np.square(vals))))
-            return MomentStats(mean, std, lo, hi, rms, nf / n)
+            return MomentStats(mean, float(vals.std()), lo, hi, float(np.sqrt(np.mean(np.square(vals)))), nf / n)
+        top = max(abs(lo), abs(hi))
+        info = np.finfo(a.dtype) if a.dtype.kind == "f" else np.finfo(np.float64)
+        # squares (and their sum over n entries) must stay within the dtype's normal range
+        if top > 0 and (top < math.sqrt(float(info.tiny)) * 1e6 or top * top * n > float(info.max) / 16):
+            k = math.frexp(top)[1]  # top = m * 2**k, 0.5 <= m < 1
+            m = moments(np.ldexp(a.astype(np.float64), -k))
+            return MomentStats(
+                math.ldexp(m.mean, k), math.ldexp(m.std, k), lo, hi, math.ldexp(m.rms, k), 0.0,
+            )
         mean = float(a.mean(dtype=np.float64))
         d = (a - a.dtype.type(mean)).ravel()
-        ss = float(np.dot(d, d))
-        var = ss / n
-        if not math.isfinite(var):
-            # float32 squares can overflow even when the entries are finite
-            d64 = d.astype(np.float64)
-            var = float(np.dot(d64, d64)) / n
+        var = float(np.dot(d, d)) / n
         std = math.sqrt(var)
         rms = math.sqrt(var + mean * mean)
         return MomentStats(mean, std, lo, hi, rms, 0.0)

@@ -98,3 +98,15 @@ def test_json_round_trip_is_valid_and_stable(a: np.ndarray) -> None:
     back = json.loads(text)  # strict JSON: json.loads would accept NaN, so also check the text
     assert "NaN" not in text and "Infinity" not in text
     assert to_json(back) == text
+
+
+@pytest.mark.parametrize("dtype, scale", [(np.float64, 1e-200), (np.float64, 1e150), (np.float32, 1e-30), (np.float32, 1e25)])
+def test_moments_survive_squares_that_would_underflow_or_overflow(dtype: type, scale: float, rng: np.random.Generator) -> None:
+    base = rng.standard_normal((200, 30)) + 0.3
+    a = (base * scale).astype(dtype)
+    m = moments(a)
+    ref = a.astype(np.float64) / scale  # independent: moments of the unscaled data
+    assert m.mean / scale == pytest.approx(ref.mean(), rel=1e-5)
+    assert m.std / scale == pytest.approx(ref.std(), rel=1e-5)
+    assert m.rms / scale == pytest.approx(np.sqrt(np.mean(ref**2)), rel=1e-5)
+    assert m.nonfinite_frac == 0.0
