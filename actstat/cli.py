@@ -27,11 +27,25 @@ def _one_line(msg: str) -> str:
     return " ".join(msg.split())
 
 
+class Interrupted(BaseException):
+    """Raised by our SIGINT handler: click turns KeyboardInterrupt into noise, this passes through.
+    A BaseException, so that atomic writers clean up on the way out."""
+
+
+def _on_sigint(signum: int, frame: Any) -> None:
+    raise Interrupted()
+
+
 class ActstatGroup(click.Group):
     """A group whose every error is one line on stderr with a documented exit status."""
 
     def main(self, args: Any = None, prog_name: str | None = None, complete_var: str | None = None,
              standalone_mode: bool = True, **extra: Any) -> Any:
+        import signal
+        import threading
+
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGINT, _on_sigint)
         try:
             rv = super().main(args, prog_name or "actstat", complete_var, standalone_mode=False, **extra)
         except click.exceptions.NoArgsIsHelpError as e:
@@ -40,9 +54,16 @@ class ActstatGroup(click.Group):
         except click.ClickException as e:
             click.echo(f"Error: {_one_line(e.format_message())}", err=True)
             sys.exit(e.exit_code)
-        except (click.Abort, KeyboardInterrupt):
-            click.echo("Interrupted.", err=True)
+        except (Interrupted, click.Abort, KeyboardInterrupt):
+            click.echo("Interrupted: no output was written.", err=True)
             sys.exit(EXIT_INTERRUPTED)
+        except MemoryError:
+            click.echo("Error: out of memory; use smaller --batch/--width/--layers", err=True)
+            sys.exit(1)
+        except Exception as e:  # a bug: still one line, never a traceback
+            click.echo(f"Error: internal error ({type(e).__name__}: {_one_line(str(e))}); please report it",
+                       err=True)
+            sys.exit(1)
         sys.exit(rv if isinstance(rv, int) else 0)
 
 
@@ -195,7 +216,8 @@ def network_options(f: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--input", "input_kind", type=click.Choice(["normal", "uniform", "positive"]),
                      default="normal", show_default=True,
                      help="Random input: N(0,1), U(-1,1), or positive U[0,1)."),
-        click.option("--seed", type=int, default=0, show_default=True, help="Seed of every random draw."),
+        click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True,
+                     help="Seed of every random draw."),
         click.option("--dtype", type=click.Choice(["float64", "float32"]), default="float64", show_default=True),
         click.option("--force", is_flag=True, help="Run even if the memory estimate exceeds what is available."),
     ]

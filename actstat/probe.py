@@ -85,7 +85,9 @@ def validate(cfg: ProbeConfig) -> tuple[Activation, InitSpec]:
     if not (math.isfinite(cfg.gain) and cfg.gain > 0):
         raise ConfigError(f"--gain must be a positive number, got {cfg.gain:g}")
     if not (math.isfinite(cfg.bias_std) and cfg.bias_std >= 0):
-        raise ConfigError(f"--bias-std must be >= 0, got {cfg.bias_std:g}")
+        raise ConfigError(f"--bias-std must be a finite number >= 0, got {cfg.bias_std:g}")
+    if cfg.seed < 0:
+        raise ConfigError(f"--seed must be >= 0, got {cfg.seed}")
     if cfg.input not in INPUT_KINDS:
         raise ConfigError(f"--input must be one of {', '.join(INPUT_KINDS)}, got {cfg.input}")
     if cfg.dtype not in DTYPES:

@@ -142,6 +142,8 @@ BAD = [
     (["probe", "--width", "10", "--widths", "10,10"], "not both"),
     (["probe", "--dropout", "1.5"], "--dropout must be in [0, 1)"),
     (["probe", "--gain", "0"], "--gain"),
+    (["probe", "--seed", "-1"], "-1"),
+    (["probe", "--bias-std", "inf"], "finite"),
     (["probe", "--fail-on", "vanishng"], "unknown warning kind vanishng"),
     (["probe", "--threshold", "bogus=1"], "KIND=VALUE"),
     (["probe", "--threshold", "dead=x"], "not a number"),

@@ -1,0 +1,124 @@
+"""Fuzzed command lines. Valid combinations exit 0 (or 3 with --fail-on) with parseable output whose
+numbers are finite or null; anything else exits 2 with one line and no traceback.
+
+CI runs a few hundred examples; for a longer local run:
+    pytest tests/test_fuzz.py --hypothesis-profile=fuzz-long
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+from typing import Any
+
+from click.testing import CliRunner
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from actstat.activations import ACTIVATIONS
+from actstat.cli import cli
+from actstat.initializers import INITIALIZERS
+
+settings.register_profile("fuzz-long", max_examples=5000, deadline=None)
+FUZZ = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow],
+                derandomize=True)
+
+
+def _choices(command: str, option: str) -> list[str]:
+    for p in cli.commands[command].params:
+        if option in getattr(p, "opts", []):
+            return list(p.type.choices)  # type: ignore[attr-defined]
+    raise KeyError(option)
+
+
+FORMATS = _choices("probe", "--format")
+
+ACT_SPECS = st.sampled_from(list(ACTIVATIONS)) | st.sampled_from(["leaky_relu:0.1", "elu:0.5", "maxout:3", "swish"])
+INIT_SPECS = st.sampled_from(list(INITIALIZERS)) | st.sampled_from(
+    ["normal:0.01", "normal:3", "constant:0.5", "uniform:0.1", "orthogonal:1.5", "truncated_normal:0.2", "kaiming"])
+
+
+@st.composite
+def valid_probe_args(draw: Any) -> list[str]:
+    layers = draw(st.integers(1, 5))
+    args = ["probe", "--layers", str(layers), "--batch", str(draw(st.integers(2, 12)))]
+    if draw(st.booleans()):
+        args += ["--widths", ",".join(str(draw(st.integers(1, 10))) for _ in range(layers))]
+    else:
+        args += ["--width", str(draw(st.integers(1, 10)))]
+    if draw(st.booleans()):
+        args += ["--input-dim", str(draw(st.integers(1, 10)))]
+    args += ["--act", draw(ACT_SPECS), "--init", draw(INIT_SPECS)]
+    if draw(st.booleans()):
+        args += ["--gain", str(draw(st.floats(0.01, 100)))]
+    if draw(st.booleans()):
+        args += ["--bias-std", str(draw(st.floats(0, 10)))]
+    if draw(st.booleans()):
+        args += ["--batchnorm"]
+    if draw(st.booleans()):
+        args += ["--dropout", str(draw(st.floats(0, 0.9))), "--dropout-mode", draw(st.sampled_from(["inverted", "classic"]))]
+    args += ["--input", draw(st.sampled_from(["normal", "uniform", "positive"]))]
+    args += ["--seed", str(draw(st.integers(0, 2**31))), "--dtype", draw(st.sampled_from(["float32", "float64"]))]
+    if draw(st.booleans()):
+        args += ["--bins", str(draw(st.integers(1, 40)))]
+    if draw(st.booleans()):
+        args += ["--fail-on", draw(st.sampled_from(["any", "vanishing", "saturation,dead", "symmetry"]))]
+    args += ["--format", draw(st.sampled_from(FORMATS))]
+    return args
+
+
+def check_output(fmt: str, out: str) -> None:
+    if fmt == "json":
+        doc = json.loads(out, parse_constant=lambda c: (_ for _ in ()).throw(ValueError(c)))
+        for L in doc["layers"]:
+            for key in ("mean", "std", "min", "max"):
+                assert L[key] is None or math.isfinite(L[key])
+    elif fmt in ("csv", "tsv"):
+        rows = list(csv.reader(io.StringIO(out), dialect="excel-tab" if fmt == "tsv" else "excel"))
+        assert len(rows) >= 2 and len({len(r) for r in rows}) == 1
+    elif fmt == "ndjson":
+        for line in out.splitlines():
+            json.loads(line)
+    else:
+        assert "layer" in out and "Traceback" not in out
+
+
+@FUZZ
+@given(valid_probe_args())
+def test_valid_probe_command_lines(args: list[str]) -> None:
+    r = CliRunner().invoke(cli, args, catch_exceptions=False)
+    expected = {0, 3} if "--fail-on" in args else {0}
+    assert r.exit_code in expected, (args, r.stderr)
+    check_output(args[args.index("--format") + 1], r.stdout)
+
+
+JUNK = st.sampled_from(["0", "-1", "abc", "1e9", "nan", "inf", "", ":", "x", "1,2", "-", "2.5", "99999999"])
+OPTIONS = ["--seed", "--seed", "--layers", "--width", "--widths", "--input-dim", "--batch", "--act", "--init", "--gain", "--bias-std",
+           "--dropout", "--dropout-mode", "--input", "--seed", "--dtype", "--bins", "--hist-range", "--threshold",
+           "--fail-on", "--format"]
+
+
+@st.composite
+def mangled_probe_args(draw: Any) -> list[str]:
+    args = draw(valid_probe_args())
+    for _ in range(draw(st.integers(1, 3))):
+        opt = draw(st.sampled_from(OPTIONS))
+        value = draw(JUNK | ACT_SPECS.map(lambda s: s + "x") | INIT_SPECS.map(lambda s: s + ":zz"))
+        args += [opt, value]
+    return args
+
+
+@FUZZ
+@given(mangled_probe_args())
+def test_mangled_probe_command_lines(args: list[str]) -> None:
+    r = CliRunner().invoke(cli, args, catch_exceptions=False)
+    assert r.exit_code in (0, 2, 3), (args, r.exit_code, r.stderr)
+    assert "Traceback" not in r.stderr
+    if r.exit_code == 2:
+        lines = r.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("Error:"), (args, r.stderr)
+        assert r.stdout == ""
+    else:
+        check_output(args[len(args) - 1 - args[::-1].index("--format") + 1], r.stdout)
