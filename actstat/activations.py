@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .errors import ConfigError, UnknownNameError
+from .errors import ConfigError
+from .names import parse_spec
 
 Array = np.ndarray
 
@@ -257,18 +258,6 @@ def _sat_below(threshold: float) -> Callable[[Array, Array], Array]:
     return sat
 
 
-def _parse_param(name: str, raw: str | None, default: float | None) -> float | None:
-    if raw is None or raw == "":
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ConfigError(f"invalid parameter '{raw}' for activation '{name}': expected a number") from None
-    if not math.isfinite(value):
-        raise ConfigError(f"invalid parameter '{raw}' for activation '{name}': must be finite")
-    return value
-
-
 def _build(name: str, param: float | None) -> Activation:
     if name == "linear":
         return Activation("linear", _linear, _dlinear, "h = z", gain=1.0)
@@ -356,18 +345,11 @@ ACTIVATION_ALIASES = {"swish": "silu"}
 
 def get_activation(spec: str) -> Activation:
     """Look up ``NAME[:PARAM]`` (e.g. ``leaky_relu:0.1``, ``maxout:3``)."""
-    name, _, raw = spec.strip().partition(":")
-    name = name.strip().lower()
-    name = ACTIVATION_ALIASES.get(name, name)
-    if name not in ACTIVATIONS:
-        raise UnknownNameError("activation", name, list(ACTIVATIONS) + list(ACTIVATION_ALIASES))
+    name, value = parse_spec(
+        "activation", spec, ACTIVATIONS, ACTIVATION_ALIASES, lambda n: ACTIVATIONS[n][1] is not None
+    )
     default, meaning = ACTIVATIONS[name]
-    if raw and meaning is None:
-        raise ConfigError(f"activation '{name}' takes no parameter (got ':{raw}')")
-    if ":" in spec and not raw:
-        raise ConfigError(f"missing parameter after ':' for activation '{name}'")
-    param = _parse_param(name, raw, default)
-    act = _build(name, param)
+    act = _build(name, default if value is None else value)
     canonical = name if meaning is None else f"{name}:{act.param:g}"
     return _with_spec(act, canonical)
 

@@ -25,7 +25,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from .activations import Activation
-from .errors import ConfigError, UnknownNameError
+from .errors import ConfigError
+from .names import parse_spec
 
 Array = np.ndarray
 
@@ -289,22 +290,12 @@ class InitSpec:
 
 def get_initializer(spec: str) -> InitSpec:
     """Look up ``NAME[:PARAM]`` (e.g. ``normal:0.01``, ``orthogonal:1.0``)."""
-    name, colon, raw = spec.strip().partition(":")
-    name = name.strip().lower()
-    name = INIT_ALIASES.get(name, name)
-    if name not in INITIALIZERS:
-        raise UnknownNameError("init", name, list(INITIALIZERS) + list(INIT_ALIASES))
+    name, value = parse_spec(
+        "init", spec, INITIALIZERS, INIT_ALIASES, lambda n: INITIALIZERS[n].param_meaning is not None
+    )
     init = INITIALIZERS[name]
-    if not colon:
+    if value is None:
         return InitSpec(init, init.default_param)
-    if init.param_meaning is None:
-        raise ConfigError(f"init '{name}' takes no parameter (got ':{raw}')")
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ConfigError(f"invalid parameter '{raw}' for init '{name}': expected a number") from None
-    if not math.isfinite(value):
-        raise ConfigError(f"invalid parameter '{raw}' for init '{name}': must be finite")
     if name in _POSITIVE and value <= 0:
         raise ConfigError(f"the {init.param_meaning} of init '{name}' must be > 0, got {value:g}")
     return InitSpec(init, value)
