@@ -21,14 +21,23 @@ def picture_type(path: str | os.PathLike[str]) -> str:
 
 
 def pyplot() -> Any:
-    """matplotlib.pyplot with the Agg backend, and a writable config dir even without HOME."""
-    if "MPLCONFIGDIR" not in os.environ:
-        home = os.environ.get("HOME")
-        cfg = Path(home) / ".config" / "matplotlib" if home else None
-        if cfg is None or not _writable_dir(cfg):
+    """matplotlib.pyplot with the Agg backend.
+
+    matplotlib needs a writable config and cache directory; when the one it would use is not
+    writable (read-only HOME, HOME unset, an unwritable MPLCONFIGDIR), a private temporary one
+    is used instead, removed at exit, so no warning reaches the user.
+    """
+    global _TMP_CONFIG
+    dirs = _matplotlib_dirs()
+    if not dirs or not all(_writable_dir(d) for d in dirs):
+        if _TMP_CONFIG is None:
+            import atexit
+            import shutil
             import tempfile
 
-            os.environ["MPLCONFIGDIR"] = tempfile.mkdtemp(prefix="actstat-mpl-")
+            _TMP_CONFIG = tempfile.mkdtemp(prefix="actstat-mpl-")
+            atexit.register(shutil.rmtree, _TMP_CONFIG, True)
+        os.environ["MPLCONFIGDIR"] = _TMP_CONFIG
     import matplotlib
 
     matplotlib.use("Agg", force=True)
@@ -37,7 +46,26 @@ def pyplot() -> Any:
     return plt
 
 
+_TMP_CONFIG: str | None = None
+
+
+def _matplotlib_dirs() -> list[Path]:
+    """The config and cache directories matplotlib would pick (its own rules), if any."""
+    if os.environ.get("MPLCONFIGDIR"):
+        return [Path(os.environ["MPLCONFIGDIR"])]
+    home = os.environ.get("HOME")
+    dirs = []
+    for xdg, default in (("XDG_CONFIG_HOME", ".config"), ("XDG_CACHE_HOME", ".cache")):
+        base = os.environ.get(xdg) or (str(Path(home) / default) if home else None)
+        if base is None:
+            return []  # nowhere to write: a temporary directory
+        dirs.append(Path(base) / "matplotlib")
+    return dirs
+
+
 def _writable_dir(p: Path) -> bool:
+    if not p.is_absolute():
+        return False
     try:
         p.mkdir(parents=True, exist_ok=True)
     except OSError:
