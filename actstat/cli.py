@@ -244,6 +244,26 @@ def stats_options(f: Callable[..., Any]) -> Callable[..., Any]:
     return f
 
 
+def grad_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    """The backward pass (--grad) and what starts it."""
+    opts = [
+        click.option("--grad", is_flag=True,
+                     help="Also run a backward pass and report per-layer gradients (same seed, same weights)."),
+        click.option("--loss", type=click.Choice(["softmax", "mse", "random"]), default="softmax", show_default=True,
+                     help="What starts the backward pass. softmax (default, as the lectures' SoftmaxWithLoss):"
+                     " an output layer of --classes units with the same --init, cross-entropy against random"
+                     " labels; mse: 0.5*mean ||h_L - y||^2, y ~ N(0,1); random: dL/dh_L ~ N(0,1)/batch,"
+                     " which isolates the network itself."),
+        click.option("--classes", type=click.IntRange(2, 100_000), default=10, show_default=True,
+                     help="Output classes for --loss softmax."),
+        click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=1e-3, show_default=True,
+                     help="Learning rate in the update:data ratio lr*||dW||/||W|| (~1e-3 is the usual target)."),
+    ]
+    for o in reversed(opts):
+        f = o(f)
+    return f
+
+
 def build_config(kw: dict[str, Any]) -> Any:
     """ProbeConfig from the parsed options (pops what it uses)."""
     from .probe import ProbeConfig
@@ -262,6 +282,8 @@ def build_config(kw: dict[str, Any]) -> Any:
         dropout=kw.pop("dropout"), dropout_mode=kw.pop("dropout_mode"), input=kw.pop("input_kind"),
         seed=kw.pop("seed"), dtype=kw.pop("dtype"), bins=kw.pop("bins"), hist_range=kw.pop("hist_range"),
         thresholds=dict(kw.pop("thresholds")), force=kw.pop("force"),
+        grad=kw.pop("grad", False), loss=kw.pop("loss", "softmax"), classes=kw.pop("classes", 10),
+        lr=kw.pop("lr", 1e-3),
     )
 
 
@@ -283,6 +305,7 @@ def cli() -> None:
 
 @cli.command(context_settings=CONTEXT)
 @network_options
+@grad_options
 @stats_options
 def probe(fmt: str, fail_on: str | None, **kw: Any) -> int:
     """Build a deep MLP, push a batch through it, and report every layer.
@@ -290,18 +313,21 @@ def probe(fmt: str, fail_on: str | None, **kw: Any) -> int:
     Reports mean, std, min, max, % saturated, % zero and % dead units per layer
     (post-activation, over the whole batch x width matrix), then warnings
     (vanishing, exploding, saturation, collapse, dead, symmetry, not_centered),
-    each with the measured value, its threshold and a fix.
+    each with the measured value, its threshold and a fix. With --grad, a backward
+    pass adds per-layer gradient figures and the warnings vanishing_gradient,
+    exploding_gradient and zigzag.
 
     \b
     Examples:
         actstat probe --init he --act relu --layers 10
         actstat probe --init normal:0.01 --act tanh
         actstat probe --init small --act relu --batchnorm --format json
+        actstat probe --act tanh --init xavier --grad --loss random
     """
-    from .diagnostics import FORWARD_KINDS
+    from .diagnostics import FORWARD_KINDS, GRADIENT_KINDS
     from .probe import run_probe
 
-    fail_kinds = parse_fail_on(fail_on, FORWARD_KINDS)
+    fail_kinds = parse_fail_on(fail_on, FORWARD_KINDS + GRADIENT_KINDS)
     cfg = build_config(kw)
     with core_errors():
         result = run_probe(cfg)

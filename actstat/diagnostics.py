@@ -16,6 +16,16 @@ and printed with every report):
 * symmetry    every unit of the layer has the same incoming weights (and bias): exact.
 * not_centered (informational) |mean| / RMS > ``not_centered`` (0.5).
 
+Gradient mode (--grad), from the backward pass; r_l = RMS(dL/dh_l) / RMS(dL/dh_L), the
+back-propagated gradient at layer l relative to the last layer (``norm_ratio_to_last``):
+
+* vanishing_gradient  r_l < ``vanishing_gradient`` (0.1): an order of magnitude lost on the way
+              back (tanh std 0.01: 1e-6 at layer 1; ReLU+Xavier over 10 layers: 0.04; ReLU+He: ~1).
+* exploding_gradient  r_l > ``exploding_gradient`` (10), or inf/NaN in the gradients.
+* zigzag (informational)  share of (example, unit) pairs, on the first 8 examples, whose gradient
+              on the unit's incoming weights has a single sign > ``zigzag`` (0.9): the layer's
+              inputs are all positive (sigmoid/ReLU outputs, raw positive features).
+
 At a symmetric layer the root cause is the symmetry, so ``dead`` and ``collapse`` are not
 reported there as well; at a vanished layer (RMS ratio below ``vanishing``) ``collapse`` is not
 reported; at an overflowed layer (any inf/NaN) only ``exploding`` is.
@@ -26,6 +36,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
+from typing import Any
 
 from .activations import Activation
 from .stats import LayerStats, MomentStats
@@ -40,10 +51,14 @@ THRESHOLDS: dict[str, tuple[float, str]] = {
     "collapse": (0.1, "std / |mean| of the outputs below this"),
     "dead": (0.2, "fraction of units zero for every example above this"),
     "not_centered": (0.5, "|mean| / RMS of the outputs above this"),
+    "vanishing_gradient": (0.1, "--grad: RMS of dL/dh at a layer / at the last layer below this"),
+    "exploding_gradient": (10.0, "--grad: RMS of dL/dh at a layer / at the last layer above this"),
+    "zigzag": (0.9, "--grad: share of units whose per-example weight gradient has one sign, above this"),
 }
 
 INFORMATIONAL = {"not_centered", "zigzag"}
 FORWARD_KINDS = ("vanishing", "exploding", "saturation", "collapse", "dead", "symmetry", "not_centered")
+GRADIENT_KINDS = ("vanishing_gradient", "exploding_gradient", "zigzag")
 RATE_WINDOW = 3
 
 
@@ -184,5 +199,44 @@ def diagnose(
                 f"{act.name} outputs are not zero-centred (informational): the next layer's weight"
                 " gradients share a sign per unit, so updates zig-zag",
                 "a zero-centred activation (tanh) or --batchnorm avoids it",
+            ))
+    return out
+
+
+
+def diagnose_gradients(grads: Sequence[Any], act: Activation, thresholds: dict[str, float] | None = None,
+                       ) -> list[Diagnostic]:
+    """Backward-pass warnings; ``grads[i]`` is layer i+1's ``backward.GradStats``."""
+    t = default_thresholds() | (thresholds or {})
+    out: list[Diagnostic] = []
+    fix = _fix(act)
+    for l, g in enumerate(grads, start=1):
+        finite = all(math.isfinite(v) for v in (g.rms, g.pre_rms, g.weight_norm))
+        r = g.norm_ratio_to_last
+        if not finite:
+            out.append(Diagnostic(
+                l, "exploding_gradient", math.inf, t["exploding_gradient"],
+                "the backward pass overflowed: gradients at this layer are inf or NaN",
+                "lower the weight scale: " + fix,
+            ))
+        elif r is not None and r > t["exploding_gradient"]:
+            out.append(Diagnostic(
+                l, "exploding_gradient", r, t["exploding_gradient"],
+                f"the gradient reaching this layer is {r:.3g}x the last layer's: it grows on the way back",
+                "lower the weight scale: " + fix,
+            ))
+        elif r is not None and r < t["vanishing_gradient"]:
+            out.append(Diagnostic(
+                l, "vanishing_gradient", r, t["vanishing_gradient"],
+                f"the gradient reaching this layer is {r:.3g}x the last layer's: early layers will barely learn",
+                fix + (" (sigmoid's derivative is at most 0.25: prefer tanh or relu)" if act.name == "sigmoid"
+                       else ""),
+            ))
+        if g.zigzag is not None and g.zigzag > t["zigzag"]:
+            out.append(Diagnostic(
+                l, "zigzag", g.zigzag, t["zigzag"],
+                f"{g.zigzag:.0%} of the units get a weight gradient of one sign per example (informational):"
+                " the layer's inputs are all positive, so updates zig-zag",
+                "zero-centred inputs: --preprocess center/standardize for layer 1, tanh or --batchnorm after",
             ))
     return out

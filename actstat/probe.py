@@ -16,7 +16,11 @@ import numpy as np
 
 from . import __version__
 from .activations import Activation, get_activation
-from .diagnostics import THRESHOLDS, Diagnostic, LayerFacts, default_thresholds, diagnose
+from .backward import (
+    DEFAULT_CLASSES, DEFAULT_LOSS, DEFAULT_LR, LOSSES, GradStats, LayerCache, backward, grad_stats, make_loss,
+    with_ratios,
+)
+from .diagnostics import THRESHOLDS, Diagnostic, LayerFacts, default_thresholds, diagnose, diagnose_gradients
 from .errors import ConfigError, MemoryLimitError
 from .initializers import InitSpec, get_initializer
 from .network import NetworkSpec, dropout_description, forward, make_streams
@@ -55,6 +59,10 @@ class ProbeConfig:
     hist_range: tuple[float, float] | None = None
     thresholds: dict[str, float] = field(default_factory=dict)
     force: bool = False
+    grad: bool = False
+    loss: str = DEFAULT_LOSS
+    classes: int = DEFAULT_CLASSES
+    lr: float = DEFAULT_LR
 
     @property
     def layers(self) -> int:
@@ -103,6 +111,12 @@ def validate(cfg: ProbeConfig) -> tuple[Activation, InitSpec]:
             raise ConfigError(f"unknown threshold '{k}'. Valid: {', '.join(THRESHOLDS)}")
         if not math.isfinite(v) or v < 0:
             raise ConfigError(f"threshold {k} must be a non-negative number, got {v:g}")
+    if cfg.loss not in LOSSES:
+        raise ConfigError(f"--loss must be one of {', '.join(LOSSES)}, got {cfg.loss}")
+    if not 2 <= cfg.classes <= 100_000:
+        raise ConfigError(f"--classes must be from 2 to 100000, got {cfg.classes}")
+    if not (math.isfinite(cfg.lr) and cfg.lr > 0):
+        raise ConfigError(f"--lr must be a positive number, got {cfg.lr:g}")
     act = get_activation(cfg.act)
     init = get_initializer(cfg.init)
     return act, init
@@ -131,16 +145,23 @@ def estimate_memory(cfg: ProbeConfig, act: Activation, keep_all: bool = False) -
 
     Streaming forward pass: the input, then per layer its weights and about six
     (batch x width) matrices alive at once (x, z, u, h, dropped-out h, a statistics
-    temporary). keep_all (for a backward pass): those per-layer matrices for every layer.
+    temporary). keep_all (a backward pass, --grad): every layer's weights, activation input u,
+    output and dropout mask stay until the backward pass reaches that layer, plus one layer's
+    gradients (dh, du, dz, dx, dW) and the softmax output layer.
     """
     item = np.dtype(cfg.dtype).itemsize
     dims = (cfg.resolved_input_dim, *cfg.widths)
     k = act.pieces
     per_layer = [cfg.batch * dims[l] * (3 * k + 3) + dims[l - 1] * dims[l] * k for l in range(1, len(dims))]
     base = cfg.batch * dims[0] * 2
-    if keep_all:
-        return item * (base + sum(per_layer) + max(per_layer))
-    return item * (base + 2 * max(per_layer))
+    if not keep_all:
+        return item * (base + 2 * max(per_layer))
+    masks = 1 if cfg.dropout > 0 else 0
+    kept = [cfg.batch * dims[l] * (k + 1 + masks) + dims[l - 1] * dims[l] * k for l in range(1, len(dims))]
+    grads = max(cfg.batch * (dims[l] * (2 + 2 * k) + dims[l - 1]) + 2 * dims[l - 1] * dims[l] * k
+                for l in range(1, len(dims)))
+    head = (cfg.batch + dims[-1]) * cfg.classes * 3 if cfg.loss == "softmax" else cfg.batch * dims[-1] * 2
+    return item * (base + sum(kept) + max(max(per_layer), grads + head))
 
 
 def check_memory(cfg: ProbeConfig, act: Activation, keep_all: bool = False) -> None:
@@ -184,6 +205,7 @@ class LayerResult:
     pre: MomentStats
     symmetric: bool
     lsuv_iters: int = 0
+    grad: GradStats | None = None
 
 
 @dataclass
@@ -208,11 +230,18 @@ class ProbeResult:
                 {"layer": r.index, "width": r.width, **_stats_dict(r.stats),
                  "pre": _moments_dict(r.pre)}
                 | ({"lsuv_iters": r.lsuv_iters} if self.config["init"] == "lsuv" else {})
+                | ({"grad": _grad_dict(r.grad)} if r.grad is not None else {})
                 for r in self.layers
             ],
             "warnings": [w.to_dict() for w in self.warnings],
             "notes": self.notes,
         }
+
+
+def _grad_dict(g: GradStats) -> dict[str, Any]:
+    return {"std": g.std, "rms": g.rms, "pre_std": g.pre_std, "pre_rms": g.pre_rms,
+            "weight_norm": g.weight_norm, "weight_mean_abs": g.weight_mean_abs, "zero_frac": g.zero_frac,
+            "update_ratio": g.update_ratio, "norm_ratio_to_last": g.norm_ratio_to_last, "zigzag": g.zigzag}
 
 
 def _moments_dict(m: MomentStats) -> dict[str, float]:
@@ -248,6 +277,11 @@ def config_dict(cfg: ProbeConfig, act: Activation, init: InitSpec) -> dict[str, 
     )
     d["hist_range"] = list(cfg.hist_range) if cfg.hist_range else None
     d["thresholds"] = dict(cfg.thresholds)
+    if cfg.grad:
+        d["loss_formula"] = LOSSES[cfg.loss]
+    else:  # the gradient options mean nothing without --grad
+        for k in ("loss", "classes", "lr"):
+            d.pop(k)
     return d
 
 
@@ -261,7 +295,7 @@ def run_probe(cfg: ProbeConfig, x: Array | None = None, on_layer: LayerCallback 
     on_layer(done, total): called after each layer (for progress bars).
     """
     act, init = validate(cfg)
-    check_memory(cfg, act)
+    check_memory(cfg, act, keep_all=cfg.grad)
     dtype = np.dtype(cfg.dtype)
     rngs = make_streams(cfg.seed)
     if x is None:
@@ -273,11 +307,18 @@ def run_probe(cfg: ProbeConfig, x: Array | None = None, on_layer: LayerCallback 
     )
     input_stats = layer_stats(x, None, None, cfg.bins, cfg.hist_range)
     results: list[LayerResult] = []
-    for tr in forward(spec, x, rngs["weights"], rngs["dropout"]):
+    caches: list[LayerCache] = []
+    out = x
+    total = spec.depth * (2 if cfg.grad else 1)
+    for tr in forward(spec, x, rngs["weights"], rngs["dropout"], keep=cfg.grad):
         st = layer_stats(tr.h, tr.u, act, cfg.bins, cfg.hist_range)
         results.append(LayerResult(tr.index, spec.dims[tr.index], st, moments(tr.u), tr.symmetric, tr.lsuv_iters))
+        if cfg.grad:
+            caches.append(LayerCache(tr.x, tr.W, tr.u, tr.mask, tr.bn.inv_std if tr.bn else None, tr.b is not None))
+            out = tr.out
+        del tr
         if on_layer is not None:
-            on_layer(tr.index, spec.depth)
+            on_layer(len(results), total)
     thresholds = default_thresholds() | cfg.thresholds
     facts = [LayerFacts(r.index, r.stats, r.symmetric) for r in results]
     warnings = diagnose(input_stats.moments, facts, act, thresholds)
@@ -285,5 +326,20 @@ def run_probe(cfg: ProbeConfig, x: Array | None = None, on_layer: LayerCallback 
     if cfg.dropout > 0:
         notes.append("statistics describe each layer's activations before dropout; the next layer receives"
                      " them after dropout (" + dropout_description(cfg.dropout, cfg.dropout_mode) + ")")
+    if cfg.grad:
+        head = make_loss(cfg.loss, out, spec, rngs["loss"], rngs["weights"], cfg.classes)
+        del out
+        grads: list[GradStats] = []
+        for g, c in backward(spec, caches, head.d_out):
+            grads.append(grad_stats(g, c, cfg.lr))
+            del g, c
+            if on_layer is not None:
+                on_layer(spec.depth + len(grads), total)
+        grads = with_ratios(grads[::-1])
+        for r, g in zip(results, grads):
+            r.grad = g
+        warnings += diagnose_gradients(grads, act, thresholds)
+        notes.append(f"backward pass from the {cfg.loss} loss = {head.value:.6g}"
+                     + ("; dL/dh includes dropout's mask" if cfg.dropout > 0 else ""))
     return ProbeResult(config_dict(cfg, act, init), thresholds, input_stats, results, warnings,
                        act.saturation_rule, notes)

@@ -62,9 +62,12 @@ def valid_probe_args(draw: Any) -> list[str]:
     args += ["--input", draw(st.sampled_from(["normal", "uniform", "positive"]))]
     args += ["--seed", str(draw(st.integers(0, 2**31))), "--dtype", draw(st.sampled_from(["float32", "float64"]))]
     if draw(st.booleans()):
+        args += ["--grad", "--loss", draw(st.sampled_from(["softmax", "mse", "random"])),
+                 "--classes", str(draw(st.integers(2, 12))), "--lr", str(draw(st.floats(1e-6, 10)))]
+    if draw(st.booleans()):
         args += ["--bins", str(draw(st.integers(1, 40)))]
     if draw(st.booleans()):
-        args += ["--fail-on", draw(st.sampled_from(["any", "vanishing", "saturation,dead", "symmetry"]))]
+        args += ["--fail-on", draw(st.sampled_from(["any", "vanishing", "saturation,dead", "symmetry", "vanishing_gradient,zigzag"]))]
     args += ["--format", draw(st.sampled_from(FORMATS))]
     return args
 
@@ -75,6 +78,8 @@ def check_output(fmt: str, out: str) -> None:
         for L in doc["layers"]:
             for key in ("mean", "std", "min", "max"):
                 assert L[key] is None or math.isfinite(L[key])
+            for v in L.get("grad", {}).values():
+                assert v is None or math.isfinite(v)
     elif fmt in ("csv", "tsv"):
         rows = list(csv.reader(io.StringIO(out), dialect="excel-tab" if fmt == "tsv" else "excel"))
         assert len(rows) >= 2 and len({len(r) for r in rows}) == 1
@@ -97,7 +102,7 @@ def test_valid_probe_command_lines(args: list[str]) -> None:
 JUNK = st.sampled_from(["0", "-1", "abc", "1e9", "nan", "inf", "", ":", "x", "1,2", "-", "2.5", "99999999"])
 OPTIONS = ["--seed", "--seed", "--layers", "--width", "--widths", "--input-dim", "--batch", "--act", "--init", "--gain", "--bias-std",
            "--dropout", "--dropout-mode", "--input", "--seed", "--dtype", "--bins", "--hist-range", "--threshold",
-           "--fail-on", "--format"]
+           "--fail-on", "--format", "--loss", "--classes", "--lr"]
 
 
 @st.composite

@@ -10,6 +10,8 @@ from typing import IO, Any
 from rich.console import Console
 from rich.table import Table
 
+from ..diagnostics import GRADIENT_KINDS
+
 KIND_STYLE = {
     "vanishing": "bold red", "exploding": "bold red", "saturation": "bold red", "collapse": "bold red",
     "dead": "bold red", "symmetry": "bold red", "not_centered": "cyan",
@@ -108,7 +110,7 @@ def render_probe_table(doc: dict[str, Any], file: IO[str]) -> None:
     table.add_column("warnings", justify="left")
     rows = [("input", doc["input"])] + [(str(L["layer"]), L) for L in doc["layers"]]
     for i, (name, s) in enumerate(rows):
-        kinds = by_layer.get(i, [])
+        kinds = [k for k in by_layer.get(i, []) if k not in GRADIENT_KINDS]
         table.add_row(
             name, str(s["width"]), num(s["mean"]), num(s["std"]), num(s["min"]), num(s["max"]),
             pct(s["saturated_frac"]), pct(s["zero_frac"]), pct(s["dead_frac"]),
@@ -121,11 +123,35 @@ def render_probe_table(doc: dict[str, Any], file: IO[str]) -> None:
         "; dead unit: exactly 0 for every example; mean/std over the whole batch x width matrix",
         markup=False,
     )
+    if any("grad" in L for L in doc["layers"]):
+        render_grad_table(console, doc, by_layer)
     t = doc["thresholds"]
     console.print("thresholds: " + ", ".join(f"{k} {num(v)}" for k, v in t.items()), markup=False)
     for note in doc.get("notes", []):
         console.print(f"note: {note}", markup=False)
     render_warnings(console, doc["warnings"])
+
+
+def render_grad_table(console: Console, doc: dict[str, Any], by_layer: dict[int, list[str]]) -> None:
+    """The backward pass: one row per layer."""
+    cfg = doc["config"]
+    console.print(f"\nbackward pass: loss {cfg['loss']}, lr {cfg['lr']:g}", markup=False)
+    table = Table(show_edge=False, pad_edge=False, box=None, header_style="bold")
+    for col in ("layer", "std dL/dh", "std dL/dz", "||dW||", "mean|dW|", "zero %", "update ratio",
+                "ratio to last"):
+        table.add_column(col, justify="right")
+    table.add_column("warnings", justify="left")
+    for L in doc["layers"]:
+        g = L["grad"]
+        kinds = [k for k in by_layer.get(L["layer"], []) if k in GRADIENT_KINDS]
+        table.add_row(
+            str(L["layer"]), num(g["std"]), num(g["pre_std"]), num(g["weight_norm"]), num(g["weight_mean_abs"]),
+            pct(g["zero_frac"]), num(g["update_ratio"]), num(g["norm_ratio_to_last"]),
+            ", ".join(f"[{KIND_STYLE.get(k, 'bold')}]{k}[/]" for k in kinds),
+        )
+    console.print(table)
+    console.print("ratio to last: RMS of dL/dh at the layer / at the last layer; update ratio: lr ||dW|| / ||W||",
+                  markup=False)
 
 
 def render_catalogue(rows: Sequence[tuple[str, str, str]], title: str, file: IO[str]) -> None:
