@@ -29,7 +29,7 @@ import numpy as np
 
 from .initializers import sample_weights
 from .network import NetworkSpec
-from .stats import moments
+from .stats import Histogram, MomentStats, histogram, moments
 
 Array = np.ndarray
 
@@ -147,6 +147,7 @@ class GradStats:
 
     std: float  # of dL/dh (the layer's output, before dropout)
     rms: float
+    mean: float
     pre_std: float  # of dL/dz (pre-activation)
     pre_rms: float
     weight_norm: float  # Frobenius norm of dL/dW
@@ -154,6 +155,7 @@ class GradStats:
     zero_frac: float  # exactly-zero entries of dL/dW
     update_ratio: float | None  # lr ||dW|| / ||W||; None when ||W|| = 0
     zigzag: float | None  # share of (example, unit) gradients with one sign on all incoming weights
+    hist: Histogram | None = None  # of dL/dh, over its own range
     norm_ratio_to_last: float | None = None  # RMS(dh_l) / RMS(dh_L), filled in once every layer is known
 
 
@@ -178,7 +180,16 @@ def zigzag_share(x: Array, dz: Array, examples: int = ZIGZAG_EXAMPLES) -> float 
     return float((active * one_sign).sum() / total)
 
 
-def grad_stats(g: LayerGrad, c: LayerCache, lr: float) -> GradStats:
+def _data_histogram(a: Array, m: MomentStats, bins: int) -> Histogram:
+    """Histogram over the finite data range."""
+    if m.nonfinite_frac == 0.0:
+        return histogram(a, bins, m.min, m.max)
+    finite = a[np.isfinite(a)]
+    lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (math.nan, math.nan)
+    return histogram(a, bins, lo, hi)
+
+
+def grad_stats(g: LayerGrad, c: LayerCache, lr: float, bins: int = 30) -> GradStats:
     dh, dz = moments(g.dh), moments(g.dz)
     wn = frobenius(g.dW)
     w_norm = frobenius(c.W)
@@ -186,7 +197,7 @@ def grad_stats(g: LayerGrad, c: LayerCache, lr: float) -> GradStats:
         mean_abs = float(np.mean(np.abs(g.dW), dtype=np.float64)) if g.dW.size else 0.0
         update = lr * wn / w_norm if w_norm > 0 and math.isfinite(w_norm) else None
     return GradStats(
-        std=dh.std, rms=dh.rms, pre_std=dz.std, pre_rms=dz.rms, weight_norm=wn, weight_mean_abs=mean_abs,
+        std=dh.std, rms=dh.rms, mean=dh.mean, hist=_data_histogram(g.dh, dh, bins), pre_std=dz.std, pre_rms=dz.rms, weight_norm=wn, weight_mean_abs=mean_abs,
         zero_frac=float(np.count_nonzero(g.dW == 0) / g.dW.size) if g.dW.size else 1.0,
         update_ratio=update, zigzag=zigzag_share(c.x, g.dz),
     )

@@ -15,10 +15,10 @@ from typing import Any
 import click
 
 from . import __version__
-from .errors import ActstatError, ConfigError
+from .errors import ActstatError, ConfigError, DataError
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
-FORMATS = ("table", "json")
+FORMATS = ("table", "json", "ndjson", "csv", "tsv", "markdown")
 EXIT_FAIL_ON = 3
 EXIT_INTERRUPTED = 130
 
@@ -38,6 +38,19 @@ def _on_sigint(signum: int, frame: Any) -> None:
 
 class ActstatGroup(click.Group):
     """A group whose every error is one line on stderr with a documented exit status."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except BrokenPipeError:
+            # The reader went away (`actstat ... | head`): stop quietly, as the Python docs advise,
+            # pointing stdout at devnull so the interpreter's final flush cannot complain.
+            import os
+
+            with contextlib.suppress(OSError, ValueError):
+                devnull = os.open(os.devnull, os.O_WRONLY)
+                os.dup2(devnull, sys.stdout.fileno())
+            raise click.exceptions.Exit(0) from None
 
     def main(self, args: Any = None, prog_name: str | None = None, complete_var: str | None = None,
              standalone_mode: bool = True, **extra: Any) -> Any:
@@ -72,7 +85,7 @@ def core_errors() -> Iterator[None]:
     """Convert the core's errors once, at the edge: ConfigError -> exit 2, others -> exit 1."""
     try:
         yield
-    except ConfigError as e:
+    except (ConfigError, DataError) as e:
         raise click.UsageError(str(e)) from None
     except ActstatError as e:
         raise click.ClickException(str(e)) from None
@@ -130,6 +143,21 @@ class WidthsType(click.ParamType):
         return widths
 
 
+class InputType(click.ParamType):
+    """normal|uniform|positive, or a data file (.npy/.csv/.tsv), or - for stdin."""
+
+    name = "normal|uniform|positive|FILE|-"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        from .data import is_input_file
+        from .probe import INPUT_KINDS
+
+        v = str(value)
+        if v in INPUT_KINDS or is_input_file(v):
+            return v
+        self.fail(f"'{v}' is neither an input kind ({', '.join(INPUT_KINDS)}) nor a .npy/.csv/.tsv file", param, ctx)
+
+
 class RangeType(click.ParamType):
     name = "lo,hi"
 
@@ -166,6 +194,68 @@ class ThresholdType(click.ParamType):
         return k, f
 
 
+class ListOf(click.ParamType):
+    """Comma-separated values of ``inner`` (the option is also repeatable): 'tanh,relu'."""
+
+    def __init__(self, inner: click.ParamType) -> None:
+        self.inner = inner
+        self.name = f"{inner.name}[,...]"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> list[Any]:
+        if isinstance(value, list):
+            return value
+        parts = [p.strip() for p in str(value).split(",") if p.strip()]
+        if not parts:
+            self.fail(f"'{value}': give at least one value", param, ctx)
+        return [self.inner.convert(p, param, ctx) for p in parts]
+
+
+def _load_config(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """--config FILE.toml: defaults for any option of this command (the command line wins).
+    Keys are the long option names, with dashes or underscores: act = "tanh", bias-std = 0.1,
+    widths = [500, 250], threshold = {saturation = 0.5}, fail-on = ["vanishing", "dead"]."""
+    if value is None:
+        return None
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover
+        import tomli as tomllib
+    try:
+        with open(value, "rb") as fh:
+            data = tomllib.load(fh)
+    except OSError as e:
+        raise click.BadParameter(f"cannot read {value}: {e.strerror}", ctx, param) from None
+    except tomllib.TOMLDecodeError as e:
+        raise click.BadParameter(f"{value} is not valid TOML: {e}", ctx, param) from None
+    by_key: dict[str, click.Parameter] = {}
+    for p in ctx.command.params:
+        for opt in getattr(p, "opts", []):
+            if opt.startswith("--"):
+                by_key[opt[2:].replace("-", "_")] = p
+    defaults: dict[str, Any] = {}
+    for key, v in data.items():
+        p = by_key.get(key.replace("-", "_"))
+        if p is None or p.name in ("config",):
+            raise click.BadParameter(f"{value}: unknown key '{key}' for 'actstat {ctx.command.name}'", ctx, param)
+        if isinstance(v, dict):  # threshold = {saturation = 0.5}
+            v = [f"{k}={x}" for k, x in v.items()]
+        if isinstance(v, list) and not getattr(p, "multiple", False):
+            v = ",".join(str(x) for x in v)
+        elif getattr(p, "multiple", False) and not isinstance(v, list):
+            v = [v]
+        if isinstance(v, (int, float)) and not isinstance(v, bool):
+            v = str(v)
+        defaults[p.name] = v
+    ctx.default_map = {**(ctx.default_map or {}), **defaults}
+    return value
+
+
+config_option = click.option(
+    "--config", type=click.Path(dir_okay=False), is_eager=True, expose_value=False, callback=_load_config,
+    help="A TOML file of defaults for any option (keys: the long option names); the command line wins.",
+)
+
+
 def parse_fail_on(value: str | None, valid: tuple[str, ...]) -> frozenset[str]:
     """'vanishing,dead' or 'any' (every kind but the informational ones)."""
     from .diagnostics import INFORMATIONAL
@@ -186,6 +276,14 @@ def parse_fail_on(value: str | None, valid: tuple[str, ...]) -> frozenset[str]:
 # --- shared option bundles ------------------------------------------------------------
 
 
+def _with_options(options: list[Callable[..., Any]]) -> Callable[..., Any]:
+    def deco(f: Callable[..., Any]) -> Callable[..., Any]:
+        for o in reversed(options):
+            f = o(f)
+        return f
+    return deco
+
+
 def network_options(f: Callable[..., Any]) -> Callable[..., Any]:
     """Options that describe the network and its input (shared by every probing command)."""
     opts = [
@@ -197,8 +295,8 @@ def network_options(f: Callable[..., Any]) -> Callable[..., Any]:
                      help="Per-layer widths: 500,250,100 or 500x10."),
         click.option("--input-dim", type=click.IntRange(min=1), default=None,
                      help="Input dimension.  [default: the first width]"),
-        click.option("--batch", type=click.IntRange(min=1), default=1000, show_default=True,
-                     help="Examples in the probe batch."),
+        click.option("--batch", type=click.IntRange(min=1), default=None,
+                     help="Examples in the probe batch.  [default: 1000, or every row of an --input file]"),
         click.option("--act", "act", type=NameSpec("act", _act_lookup), default="relu", show_default=True,
                      help="Activation NAME[:PARAM], e.g. tanh, leaky_relu:0.1, maxout:3 (see 'actstat list')."),
         click.option("--init", "init", type=NameSpec("init", _init_lookup), default="he", show_default=True,
@@ -213,9 +311,12 @@ def network_options(f: Callable[..., Any]) -> Callable[..., Any]:
                      show_default=True,
                      help="inverted: kept units scaled by 1/(1-p) now (modern frameworks); classic: no scaling"
                      " now, the lecture's (1-p) at test time."),
-        click.option("--input", "input_kind", type=click.Choice(["normal", "uniform", "positive"]),
-                     default="normal", show_default=True,
-                     help="Random input: N(0,1), U(-1,1), or positive U[0,1)."),
+        click.option("--input", "input_kind", type=InputType(), default="normal", show_default=True,
+                     help="Random input normal N(0,1), uniform U(-1,1) or positive U[0,1); or your data: a .npy,"
+                     " .csv or .tsv file (rows = examples, header row auto-detected), or - for CSV on stdin."),
+        click.option("--preprocess", type=click.Choice(["none", "center", "standardize", "minmax"]),
+                     default="none", show_default=True,
+                     help="Per-feature input preprocessing (none keeps a raw-scale problem visible)."),
         click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True,
                      help="Seed of every random draw."),
         click.option("--dtype", type=click.Choice(["float64", "float32"]), default="float64", show_default=True),
@@ -236,9 +337,7 @@ def stats_options(f: Callable[..., Any]) -> Callable[..., Any]:
                      help="Override a diagnosis threshold, e.g. --threshold saturation=0.5 (repeatable)."),
         click.option("--fail-on", default=None,
                      help="Exit with status 3 if a warning of these kinds fires: vanishing,dead,... or any."),
-        click.option("fmt", "-f", "--format", type=click.Choice(FORMATS), default="table", show_default=True,
-                     envvar="ACTSTAT_FORMAT", help="Output format (stdout)."),
-    ]
+    ] + format_options()
     for o in reversed(opts):
         f = o(f)
     return f
@@ -264,6 +363,16 @@ def grad_options(f: Callable[..., Any]) -> Callable[..., Any]:
     return f
 
 
+def format_options() -> list[Callable[..., Any]]:
+    return [
+        click.option("fmt", "-f", "--format", type=click.Choice(FORMATS), default="table", show_default=True,
+                     envvar="ACTSTAT_FORMAT",
+                     help="Output format on stdout: a table, one JSON document, NDJSON (one object per row and"
+                     " per warning), CSV/TSV (one row per layer), or a Markdown table."),
+        click.option("--no-headers", is_flag=True, help="csv/tsv/markdown/ndjson: leave out the header row/object."),
+    ]
+
+
 def build_config(kw: dict[str, Any]) -> Any:
     """ProbeConfig from the parsed options (pops what it uses)."""
     from .probe import ProbeConfig
@@ -276,10 +385,12 @@ def build_config(kw: dict[str, Any]) -> Any:
             raise click.UsageError(f"--widths has {len(widths)} entries but --layers is {layers}")
     else:
         widths = (width or 500,) * (layers or 10)
+    batch = kw.pop("batch")
     return ProbeConfig(
-        widths=widths, input_dim=kw.pop("input_dim"), batch=kw.pop("batch"), act=kw.pop("act"),
+        widths=widths, input_dim=kw.pop("input_dim"), batch=batch if batch is not None else 1000, act=kw.pop("act"),
         init=kw.pop("init"), gain=kw.pop("gain"), bias_std=kw.pop("bias_std"), batchnorm=kw.pop("batchnorm"),
         dropout=kw.pop("dropout"), dropout_mode=kw.pop("dropout_mode"), input=kw.pop("input_kind"),
+        preprocess=kw.pop("preprocess"),
         seed=kw.pop("seed"), dtype=kw.pop("dtype"), bins=kw.pop("bins"), hist_range=kw.pop("hist_range"),
         thresholds=dict(kw.pop("thresholds")), force=kw.pop("force"),
         grad=kw.pop("grad", False), loss=kw.pop("loss", "softmax"), classes=kw.pop("classes", 10),
@@ -304,10 +415,11 @@ def cli() -> None:
 
 
 @cli.command(context_settings=CONTEXT)
+@config_option
 @network_options
 @grad_options
 @stats_options
-def probe(fmt: str, fail_on: str | None, **kw: Any) -> int:
+def probe(fmt: str, no_headers: bool, fail_on: str | None, **kw: Any) -> int:
     """Build a deep MLP, push a batch through it, and report every layer.
 
     Reports mean, std, min, max, % saturated, % zero and % dead units per layer
@@ -328,32 +440,176 @@ def probe(fmt: str, fail_on: str | None, **kw: Any) -> int:
     from .probe import run_probe
 
     fail_kinds = parse_fail_on(fail_on, FORWARD_KINDS + GRADIENT_KINDS)
+    batch_given = kw["batch"] is not None
     cfg = build_config(kw)
     with core_errors():
-        result = run_probe(cfg)
+        cfg, x = user_input(cfg, batch_given)
+        result = run_probe(cfg, x)
     doc = result.to_dict()
-    emit(doc, fmt)
+    emit(doc, fmt, no_headers, "probe")
     if any(w.kind in fail_kinds for w in result.warnings):
         return EXIT_FAIL_ON
     return 0
 
 
-def emit(doc: dict[str, Any], fmt: str) -> None:
-    """Write the report in ``fmt`` to stdout."""
-    if fmt == "json":
-        from .rendering.records import to_json
+def user_input(cfg: Any, batch_given: bool) -> tuple[Any, Any]:
+    """Load --input FILE (or stdin) once, fitting --batch/--input-dim to it; (cfg, None) for random inputs."""
+    from .data import load_input
+    from .probe import INPUT_KINDS, fit_to_data
 
-        click.echo(to_json(doc))
-    else:
-        from .rendering.table import render_probe_table
+    if cfg.input in INPUT_KINDS:
+        return cfg, None
+    stdin = sys.stdin if cfg.input == "-" else None
+    return fit_to_data(cfg, load_input(cfg.input, stdin), batch_given)
 
-        render_probe_table(doc, sys.stdout)
+
+def emit(doc: dict[str, Any], fmt: str, no_headers: bool, kind: str) -> None:
+    """Write the report ``doc`` (a probe, compare, list or theory document) in ``fmt`` to stdout."""
+    from .rendering import records, table
+
+    if fmt == "table":
+        getattr(table, f"render_{kind}_table")(doc, sys.stdout)
+        return
+    rec = getattr(records, f"{kind}_records")(doc)
+    sys.stdout.write(records.RENDERERS[fmt](doc, rec, not no_headers))
+
+
+COMPARE_GRID = [
+    click.option("--act", "act", type=ListOf(NameSpec("act", _act_lookup)), multiple=True,
+                 help="Activations to compare (repeatable or comma-separated).  [default: relu]"),
+    click.option("--init", "init", type=ListOf(NameSpec("init", _init_lookup)), multiple=True,
+                 help="Initialisers to compare.  [default: he]"),
+    click.option("--layers", type=ListOf(click.IntRange(min=1)), multiple=True, help="Depths.  [default: 10]"),
+    click.option("--width", type=ListOf(click.IntRange(min=1)), multiple=True, help="Widths.  [default: 500]"),
+    click.option("--dropout", type=ListOf(click.FloatRange(0, 1, max_open=True)), multiple=True,
+                 help="Dropout probabilities.  [default: 0]"),
+    click.option("--bias-std", type=ListOf(click.FloatRange(min=0)), multiple=True, help="Bias stds.  [default: 0]"),
+    click.option("--gain", type=ListOf(click.FloatRange(min=0, min_open=True)), multiple=True,
+                 help="Init gains.  [default: 1]"),
+    click.option("--dtype", type=ListOf(click.Choice(["float64", "float32"])), multiple=True,
+                 help="Precisions.  [default: float64]"),
+    click.option("--batchnorm", is_flag=True, help="Batch norm in every configuration."),
+    click.option("--batchnorm-both", is_flag=True, help="Every configuration with and without batch norm."),
+]
+
+
+@cli.command(context_settings=CONTEXT)
+@config_option
+@_with_options(COMPARE_GRID)
+@_with_options([
+    click.option("--input-dim", type=click.IntRange(min=1), default=None,
+                 help="Input dimension.  [default: the first width]"),
+    click.option("--batch", type=click.IntRange(min=1), default=None,
+                 help="Examples in the probe batch.  [default: 1000, or every row of an --input file]"),
+    click.option("--dropout-mode", type=click.Choice(["inverted", "classic"]), default="inverted", show_default=True),
+    click.option("--input", "input_kind", type=InputType(), default="normal", show_default=True,
+                 help="normal, uniform, positive, or a .npy/.csv/.tsv file, or - (CSV on stdin)."),
+    click.option("--preprocess", type=click.Choice(["none", "center", "standardize", "minmax"]), default="none",
+                 show_default=True),
+    click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True,
+                 help="One seed for every configuration: the same input batch for all."),
+    click.option("--force", is_flag=True, help="Run even if the memory estimate exceeds what is available."),
+    click.option("--jobs", "-j", type=click.IntRange(min=1), default=None,
+                 help="Parallel processes (results equal --jobs 1).  [default: the number of cores]"),
+    click.option("--plot", "plot_path", type=click.Path(dir_okay=False), default=None,
+                 help="Overlay std against depth for every configuration (.png, .svg or .pdf)."),
+    click.option("--log", "log_scale", is_flag=True, help="--plot: log-scale std axis."),
+    click.option("--dpi", type=click.IntRange(20, 1200), default=None, help="--plot resolution.  [default: 100]"),
+])
+@grad_options
+@stats_options
+def compare(fmt: str, no_headers: bool, fail_on: str | None, jobs: int | None, plot_path: str | None,
+            log_scale: bool, dpi: int | None, **kw: Any) -> int:
+    """Probe every combination of the given values and summarise each configuration in one row.
+
+    Each configuration is probed with the same seed and the same input batch. Rows: the
+    configuration, input std, first and last layer std, min std over the layers, max
+    saturated %, max dead %, the first layer with a warning, and the warning kinds.
+
+    \b
+    Examples:
+        actstat compare --act tanh,relu --init xavier,he --layers 10
+        actstat compare --init normal:0.01,xavier,he --act relu --batchnorm-both --format csv
+    """
+    import os
+
+    from .compare import expand, run_compare
+    from .diagnostics import FORWARD_KINDS, GRADIENT_KINDS
+
+    fail_kinds = parse_fail_on(fail_on, FORWARD_KINDS + GRADIENT_KINDS)
+    if dpi is not None and plot_path is None:
+        raise click.UsageError("--dpi needs --plot")
+    if log_scale and plot_path is None:
+        raise click.UsageError("--log needs --plot")
+    grid = {k: [v for vs in kw.pop(k) for v in vs] for k in
+            ("act", "init", "layers", "width", "dropout", "bias_std", "gain", "dtype")}
+    both = kw.pop("batchnorm_both")
+    bn = kw.pop("batchnorm")
+    grid["batchnorm"] = [False, True] if both else [bn]
+    base_kw = {**kw, "layers": None, "width": None, "widths": None, "act": "relu", "init": "he", "gain": 1.0,
+               "bias_std": 0.0, "dropout": 0.0, "dtype": "float64", "batchnorm": False}
+    batch_given = kw["batch"] is not None
+    base = build_config(base_kw)
+    configs = expand(base, grid)
+    with core_errors():
+        if plot_path:
+            from .fileio import check_writable_file
+            from .rendering.figures import picture_type
+
+            check_writable_file(plot_path)
+            picture_type(plot_path)
+        x = None
+        if base.input not in _input_kinds():
+            fitted, x = user_input(configs[0], batch_given)
+            configs = [replace_cfg(c, input_dim=fitted.input_dim, batch=fitted.batch) for c in configs]
+        with progress_bar(len(configs), "configurations", min_total=4) as on_done:
+            doc = run_compare(configs, x, jobs or os.cpu_count() or 1, on_done)
+        if plot_path:
+            from .rendering.plots import compare_figure
+            from .rendering.figures import save_figure
+
+            save_figure(compare_figure(doc, log_scale), plot_path, dpi or 100)
+    emit(doc, fmt, no_headers, "compare")
+    if any(w["kind"] in fail_kinds for w in doc["warnings"]):
+        return EXIT_FAIL_ON
+    return 0
+
+
+def _input_kinds() -> dict[str, str]:
+    from .probe import INPUT_KINDS
+
+    return INPUT_KINDS
+
+
+def replace_cfg(cfg: Any, **changes: Any) -> Any:
+    from dataclasses import replace
+
+    return replace(cfg, **changes)
+
+
+@contextlib.contextmanager
+def progress_bar(total: int, what: str, min_total: int = 1) -> Iterator[Callable[[int, int], None] | None]:
+    """A rich progress bar on stderr, only when stderr is a terminal and there is enough to show."""
+    err = sys.stderr
+    if total < min_total or not err.isatty():
+        yield None
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    with Progress(TextColumn(f"[bold]{what}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                  console=Console(file=err), transient=True) as prog:
+        task = prog.add_task(what, total=total)
+
+        def advance(done: int, _total: int) -> None:
+            prog.update(task, completed=done)
+
+        yield advance
 
 
 @cli.command("list", context_settings=CONTEXT)
-@click.option("fmt", "-f", "--format", type=click.Choice(FORMATS), default="table", show_default=True,
-              envvar="ACTSTAT_FORMAT")
-def list_(fmt: str) -> None:
+@_with_options(format_options())
+def list_(fmt: str, no_headers: bool) -> None:
     """List the initialisers and activations, each with its formula.
 
     \b
@@ -376,19 +632,4 @@ def list_(fmt: str) -> None:
         acts.append({"name": name, "aliases": aliases,
                      "param": f"{meaning} (default {default:g})" if meaning else None,
                      "formula": a.formula, "saturated": a.saturation_rule, "gain": a.gain})
-    if fmt == "json":
-        from .rendering.records import to_json
-
-        click.echo(to_json({"inits": inits, "activations": acts}))
-        return
-    from .rendering.table import render_catalogue
-
-    def label(d: dict[str, Any]) -> str:
-        return d["name"] + (f" ({', '.join(d['aliases'])})" if d["aliases"] else "")
-
-    render_catalogue([(label(d), d["param"] or "", d["formula"]) for d in inits], "Initialisers (--init)", sys.stdout)
-    click.echo()
-    render_catalogue(
-        [(label(d), d["param"] or "", d["formula"] + (f"; saturated: {d['saturated']}" if d["saturated"] else ""))
-         for d in acts], "Activations (--act)", sys.stdout,
-    )
+    emit({"inits": inits, "activations": acts}, fmt, no_headers, "list")

@@ -15,6 +15,8 @@ and printed with every report):
               ~30% by layer 30, as deep ReLU layers make the examples' codes ever more alike.)
 * symmetry    every unit of the layer has the same incoming weights (and bias): exact.
 * not_centered (informational) |mean| / RMS > ``not_centered`` (0.5).
+* scale_mismatch  (the input) the largest per-feature std over the smallest > ``scale_mismatch``
+              (100): one feature dominates the first layer; --preprocess standardize fixes it.
 
 Gradient mode (--grad), from the backward pass; r_l = RMS(dL/dh_l) / RMS(dL/dh_L), the
 back-propagated gradient at layer l relative to the last layer (``norm_ratio_to_last``):
@@ -51,13 +53,15 @@ THRESHOLDS: dict[str, tuple[float, str]] = {
     "collapse": (0.1, "std / |mean| of the outputs below this"),
     "dead": (0.2, "fraction of units zero for every example above this"),
     "not_centered": (0.5, "|mean| / RMS of the outputs above this"),
+    "scale_mismatch": (100.0, "largest / smallest per-feature std of the input above this"),
     "vanishing_gradient": (0.1, "--grad: RMS of dL/dh at a layer / at the last layer below this"),
     "exploding_gradient": (10.0, "--grad: RMS of dL/dh at a layer / at the last layer above this"),
     "zigzag": (0.9, "--grad: share of units whose per-example weight gradient has one sign, above this"),
 }
 
 INFORMATIONAL = {"not_centered", "zigzag"}
-FORWARD_KINDS = ("vanishing", "exploding", "saturation", "collapse", "dead", "symmetry", "not_centered")
+FORWARD_KINDS = ("vanishing", "exploding", "saturation", "collapse", "dead", "symmetry", "not_centered",
+                 "scale_mismatch")
 GRADIENT_KINDS = ("vanishing_gradient", "exploding_gradient", "zigzag")
 RATE_WINDOW = 3
 
@@ -120,10 +124,19 @@ def diagnose(
     layers: Sequence[LayerFacts],
     act: Activation,
     thresholds: dict[str, float] | None = None,
+    feature_scale_ratio: float | None = None,
 ) -> list[Diagnostic]:
-    """Forward-pass warnings, in layer order (input first)."""
+    """Forward-pass warnings, in layer order (input first). ``feature_scale_ratio``: the input's
+    largest / smallest per-feature std (``data.feature_scale_ratio``)."""
     t = default_thresholds() | (thresholds or {})
     out: list[Diagnostic] = []
+    if feature_scale_ratio is not None and feature_scale_ratio > t["scale_mismatch"]:
+        out.append(Diagnostic(
+            0, "scale_mismatch", feature_scale_ratio, t["scale_mismatch"],
+            f"the input features' scales differ {feature_scale_ratio:.3g}x: the largest dominates the first"
+            " layer's pre-activations (and any distance between examples)",
+            "--preprocess standardize",
+        ))
     rms0 = input_moments.rms
     if math.isfinite(input_moments.mean) and rms0 > 0 and abs(input_moments.mean) / rms0 > t["not_centered"]:
         out.append(Diagnostic(

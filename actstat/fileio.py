@@ -43,11 +43,18 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     os.close(fd)
     try:
         yield Path(tmp)
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; a written file gets the usual mode
         os.replace(tmp, p)
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def write_text(path: str | os.PathLike[str], text: str) -> None:
@@ -77,6 +84,7 @@ def atomic_dir(path: str | os.PathLike[str], force: bool = False) -> Iterator[Pa
     tmp = Path(tempfile.mkdtemp(prefix=f".{p.name}.", suffix=".tmp", dir=parent))
     try:
         yield tmp
+        os.chmod(tmp, 0o777 & ~_umask())
         if p.is_dir():
             old = Path(tempfile.mkdtemp(prefix=f".{p.name}.", suffix=".old", dir=parent))
             os.replace(p, old / "x")

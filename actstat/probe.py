@@ -21,6 +21,7 @@ from .backward import (
     with_ratios,
 )
 from .diagnostics import THRESHOLDS, Diagnostic, LayerFacts, default_thresholds, diagnose, diagnose_gradients
+from .data import PREPROCESS, feature_scale_ratio, is_input_file, load_input, preprocess
 from .errors import ConfigError, MemoryLimitError
 from .initializers import InitSpec, get_initializer
 from .network import NetworkSpec, dropout_description, forward, make_streams
@@ -59,6 +60,7 @@ class ProbeConfig:
     hist_range: tuple[float, float] | None = None
     thresholds: dict[str, float] = field(default_factory=dict)
     force: bool = False
+    preprocess: str = "none"
     grad: bool = False
     loss: str = DEFAULT_LOSS
     classes: int = DEFAULT_CLASSES
@@ -96,8 +98,11 @@ def validate(cfg: ProbeConfig) -> tuple[Activation, InitSpec]:
         raise ConfigError(f"--bias-std must be a finite number >= 0, got {cfg.bias_std:g}")
     if cfg.seed < 0:
         raise ConfigError(f"--seed must be >= 0, got {cfg.seed}")
-    if cfg.input not in INPUT_KINDS:
-        raise ConfigError(f"--input must be one of {', '.join(INPUT_KINDS)}, got {cfg.input}")
+    if cfg.input not in INPUT_KINDS and not is_input_file(cfg.input):
+        raise ConfigError(f"--input must be one of {', '.join(INPUT_KINDS)}, or a .npy/.csv/.tsv file or -"
+                          f" (CSV on stdin), got {cfg.input}")
+    if cfg.preprocess not in PREPROCESS:
+        raise ConfigError(f"--preprocess must be one of {', '.join(PREPROCESS)}, got {cfg.preprocess}")
     if cfg.dtype not in DTYPES:
         raise ConfigError(f"--dtype must be float32 or float64, got {cfg.dtype}")
     if not 1 <= cfg.bins <= 10_000:
@@ -194,6 +199,24 @@ def make_input(kind: str, batch: int, dim: int, rng: np.random.Generator, dtype:
     return x.astype(dtype, copy=False)
 
 
+def fit_to_data(cfg: ProbeConfig, x: Array, batch_given: bool) -> tuple[ProbeConfig, Array]:
+    """Reconcile the options with user data x (rows = examples): the input dimension comes from the
+    data (a conflicting --input-dim is an error); the batch is every row, or the first --batch rows."""
+    from dataclasses import replace
+
+    rows, dim = x.shape
+    if cfg.input_dim is not None and cfg.input_dim != dim:
+        raise ConfigError(f"--input-dim {cfg.input_dim} conflicts with the data's {dim} columns")
+    batch = rows
+    if batch_given:
+        if cfg.batch > rows:
+            raise ConfigError(f"--batch {cfg.batch} is more than the data's {rows} rows")
+        batch = cfg.batch
+    if cfg.batchnorm and batch < 2:
+        raise ConfigError("--batchnorm needs at least 2 rows of data")
+    return replace(cfg, input_dim=dim, batch=batch), x[:batch]
+
+
 # --- result ---------------------------------------------------------------------------
 
 
@@ -239,9 +262,11 @@ class ProbeResult:
 
 
 def _grad_dict(g: GradStats) -> dict[str, Any]:
-    return {"std": g.std, "rms": g.rms, "pre_std": g.pre_std, "pre_rms": g.pre_rms,
+    h = g.hist
+    return {"mean": g.mean, "std": g.std, "rms": g.rms, "pre_std": g.pre_std, "pre_rms": g.pre_rms,
             "weight_norm": g.weight_norm, "weight_mean_abs": g.weight_mean_abs, "zero_frac": g.zero_frac,
-            "update_ratio": g.update_ratio, "norm_ratio_to_last": g.norm_ratio_to_last, "zigzag": g.zigzag}
+            "update_ratio": g.update_ratio, "norm_ratio_to_last": g.norm_ratio_to_last, "zigzag": g.zigzag,
+            "hist": {"edges": h.edges.tolist(), "counts": h.counts.tolist(), "outside": h.outside} if h else None}
 
 
 def _moments_dict(m: MomentStats) -> dict[str, float]:
@@ -269,7 +294,8 @@ def config_dict(cfg: ProbeConfig, act: Activation, init: InitSpec) -> dict[str, 
     d["init"] = init.spec
     d["init_formula"] = init.init.formula
     d["act_formula"] = act.formula
-    d["input_formula"] = INPUT_KINDS[cfg.input]
+    d["input_formula"] = INPUT_KINDS.get(cfg.input, f"the rows of {cfg.input}")
+    d["preprocess_formula"] = PREPROCESS[cfg.preprocess]
     d["dropout_scaling"] = dropout_description(cfg.dropout, cfg.dropout_mode)
     d["batchnorm_formula"] = (
         "training mode: (z - batch mean) / sqrt(batch var + 1e-5), gamma 1, beta 0; FC -> BN -> act"
@@ -298,8 +324,13 @@ def run_probe(cfg: ProbeConfig, x: Array | None = None, on_layer: LayerCallback 
     check_memory(cfg, act, keep_all=cfg.grad)
     dtype = np.dtype(cfg.dtype)
     rngs = make_streams(cfg.seed)
+    if x is None and cfg.input not in INPUT_KINDS:
+        cfg, x = fit_to_data(cfg, load_input(cfg.input), batch_given=False)
     if x is None:
         x = make_input(cfg.input, cfg.batch, cfg.resolved_input_dim, rngs["input"], dtype)
+    elif x.shape != (cfg.batch, cfg.resolved_input_dim):
+        raise ConfigError(f"the input has shape {x.shape}, expected ({cfg.batch}, {cfg.resolved_input_dim})")
+    x = preprocess(x.astype(dtype, copy=False), cfg.preprocess)
     spec = NetworkSpec(
         dims=(cfg.resolved_input_dim, *cfg.widths), act=act, init=init, gain=cfg.gain,
         bias_std=cfg.bias_std, batchnorm=cfg.batchnorm, dropout=cfg.dropout,
@@ -321,7 +352,7 @@ def run_probe(cfg: ProbeConfig, x: Array | None = None, on_layer: LayerCallback 
             on_layer(len(results), total)
     thresholds = default_thresholds() | cfg.thresholds
     facts = [LayerFacts(r.index, r.stats, r.symmetric) for r in results]
-    warnings = diagnose(input_stats.moments, facts, act, thresholds)
+    warnings = diagnose(input_stats.moments, facts, act, thresholds, feature_scale_ratio(x))
     notes = []
     if cfg.dropout > 0:
         notes.append("statistics describe each layer's activations before dropout; the next layer receives"
@@ -331,7 +362,7 @@ def run_probe(cfg: ProbeConfig, x: Array | None = None, on_layer: LayerCallback 
         del out
         grads: list[GradStats] = []
         for g, c in backward(spec, caches, head.d_out):
-            grads.append(grad_stats(g, c, cfg.lr))
+            grads.append(grad_stats(g, c, cfg.lr, cfg.bins))
             del g, c
             if on_layer is not None:
                 on_layer(spec.depth + len(grads), total)

@@ -19,11 +19,18 @@ KIND_STYLE = {
 }
 
 
+class _Console(Console):
+    def on_broken_pipe(self) -> None:
+        """The reader went away: let the CLI end quietly with status 0 (rich would exit 1)."""
+        self.quiet = True
+        raise BrokenPipeError
+
+
 def make_console(file: IO[str]) -> Console:
     """A console for ``file``: colour only on a terminal (and never with NO_COLOR);
     wide enough off a terminal that tables never wrap in a pipe."""
     is_tty = hasattr(file, "isatty") and file.isatty()
-    return Console(file=file, width=None if is_tty else 200, highlight=False, soft_wrap=False)
+    return _Console(file=file, width=None if is_tty else 200, highlight=False, soft_wrap=False)
 
 
 def num(x: Any) -> str:
@@ -165,3 +172,42 @@ def render_catalogue(rows: Sequence[tuple[str, str, str]], title: str, file: IO[
     for r in rows:
         table.add_row(*r)
     console.print(table)
+
+
+def render_list_table(doc: dict[str, Any], file: IO[str]) -> None:
+    """Both catalogues, each entry with its parameter and formula."""
+    def label(d: dict[str, Any]) -> str:
+        return d["name"] + (f" ({', '.join(d['aliases'])})" if d["aliases"] else "")
+
+    render_catalogue([(label(d), d["param"] or "", d["formula"]) for d in doc["inits"]], "Initialisers (--init)",
+                     file)
+    file.write("\n")
+    render_catalogue(
+        [(label(d), d["param"] or "", d["formula"] + (f"; saturated: {d['saturated']}" if d["saturated"] else ""))
+         for d in doc["activations"]], "Activations (--act)", file,
+    )
+
+
+def render_compare_table(doc: dict[str, Any], file: IO[str]) -> None:
+    """One row per configuration, then the warning kinds per configuration."""
+    console = make_console(file)
+    console.print(f"actstat compare: {len(doc['configs'])} configurations, seed {doc['seed']}, same input batch"
+                  f" ({doc['input']}, {doc['batch']} examples)", markup=False)
+    table = Table(show_edge=False, pad_edge=False, box=None, header_style="bold")
+    grad = any("grad_first_last_ratio" in r for r in doc["configs"])
+    cols = ["config", "input std", "first std", "last std", "min std", "max sat %", "max dead %", "1st warned"]
+    cols += ["grad 1st/last"] if grad else []
+    for c in cols:
+        table.add_column(c, justify="left" if c == "config" else "right")
+    table.add_column("warnings", justify="left")
+    for r in doc["configs"]:
+        cells = [r["config"], num(r["input_std"]), num(r["first_std"]), num(r["last_std"]), num(r["min_std"]),
+                 pct(r["max_saturated_frac"]), pct(r["max_dead_frac"]),
+                 "-" if r["first_warning_layer"] is None else str(r["first_warning_layer"])]
+        if grad:
+            cells.append(num(r.get("grad_first_last_ratio")))
+        cells.append(", ".join(f"[{KIND_STYLE.get(k, 'bold')}]{k}[/]" for k in r["warnings"]))
+        table.add_row(*cells)
+    console.print(table)
+    console.print("1st warned: first layer with a warning other than the informational ones;"
+                  " run 'actstat probe' with a configuration's options for its warnings and fixes", markup=False)
