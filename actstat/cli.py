@@ -17,6 +17,7 @@ import click
 from . import __version__
 from .errors import ActstatError, ConfigError, DataError
 
+GRID_LAYERS = 30  # rendering.plots.GRID_LAYERS (not imported here: no matplotlib-side import at start-up)
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 FORMATS = ("table", "json", "ndjson", "csv", "tsv", "markdown")
 EXIT_FAIL_ON = 3
@@ -286,6 +287,10 @@ def _with_options(options: list[Callable[..., Any]]) -> Callable[..., Any]:
 
 def network_options(f: Callable[..., Any]) -> Callable[..., Any]:
     """Options that describe the network and its input (shared by every probing command)."""
+    return _with_options(network_option_list())(f)
+
+
+def network_option_list(force: bool = True) -> list[Callable[..., Any]]:
     opts = [
         click.option("--layers", type=click.IntRange(min=1), default=None,
                      help="Hidden layers.  [default: 10, or the length of --widths]"),
@@ -320,15 +325,19 @@ def network_options(f: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True,
                      help="Seed of every random draw."),
         click.option("--dtype", type=click.Choice(["float64", "float32"]), default="float64", show_default=True),
-        click.option("--force", is_flag=True, help="Run even if the memory estimate exceeds what is available."),
     ]
-    for o in reversed(opts):
-        f = o(f)
-    return f
+    if force:
+        opts.append(click.option("--force", is_flag=True,
+                                 help="Run even if the memory estimate exceeds what is available."))
+    return opts
 
 
 def stats_options(f: Callable[..., Any]) -> Callable[..., Any]:
-    opts = [
+    return _with_options(analysis_options() + format_options())(f)
+
+
+def analysis_options() -> list[Callable[..., Any]]:
+    return [
         click.option("--bins", type=click.IntRange(1, 10_000), default=30, show_default=True,
                      help="Histogram bins per layer."),
         click.option("--hist-range", type=RangeType(), default=None,
@@ -337,10 +346,20 @@ def stats_options(f: Callable[..., Any]) -> Callable[..., Any]:
                      help="Override a diagnosis threshold, e.g. --threshold saturation=0.5 (repeatable)."),
         click.option("--fail-on", default=None,
                      help="Exit with status 3 if a warning of these kinds fires: vanishing,dead,... or any."),
-    ] + format_options()
-    for o in reversed(opts):
-        f = o(f)
-    return f
+    ]
+
+
+def picture_options() -> list[Callable[..., Any]]:
+    return [
+        click.option("--hist", "hist_path", type=click.Path(dir_okay=False), default=None,
+                     help="Write one histogram panel per layer (.png, .svg or .pdf; with --grad, dL/dh too);"
+                     f" beyond {GRID_LAYERS} layers a heat map (layer x bin), as panels would be unreadable."),
+        click.option("--plot", "plot_path", type=click.Path(dir_okay=False), default=None,
+                     help="Write per-layer mean and std against depth, std on a log scale, warned layers"
+                     " circled (with --grad, gradient norms too)."),
+        click.option("--dpi", type=click.IntRange(20, 1200), default=None,
+                     help="Resolution of --hist/--plot pictures.  [default: 100]"),
+    ]
 
 
 def grad_options(f: Callable[..., Any]) -> Callable[..., Any]:
@@ -419,7 +438,9 @@ def cli() -> None:
 @network_options
 @grad_options
 @stats_options
-def probe(fmt: str, no_headers: bool, fail_on: str | None, **kw: Any) -> int:
+@_with_options(picture_options())
+def probe(fmt: str, no_headers: bool, fail_on: str | None, hist_path: str | None, plot_path: str | None,
+          dpi: int | None, **kw: Any) -> int:
     """Build a deep MLP, push a batch through it, and report every layer.
 
     Reports mean, std, min, max, % saturated, % zero and % dead units per layer
@@ -435,21 +456,61 @@ def probe(fmt: str, no_headers: bool, fail_on: str | None, **kw: Any) -> int:
         actstat probe --init normal:0.01 --act tanh
         actstat probe --init small --act relu --batchnorm --format json
         actstat probe --act tanh --init xavier --grad --loss random
+        actstat probe --init normal:0.01 --act tanh --hist tanh.png --plot tanh-std.png
     """
+    if dpi is not None and not (hist_path or plot_path):
+        raise click.UsageError("--dpi needs --hist or --plot")
+    fail_kinds = parse_fail_on(fail_on, _all_kinds())
+    with core_errors():
+        pictures = check_pictures(hist=hist_path, plot=plot_path)
+        doc = run_probe_command(kw)
+        draw_pictures(doc, pictures, dpi or 100)
+    emit(doc, fmt, no_headers, "probe")
+    return EXIT_FAIL_ON if any(w["kind"] in fail_kinds for w in doc["warnings"]) else 0
+
+
+def _all_kinds() -> tuple[str, ...]:
     from .diagnostics import FORWARD_KINDS, GRADIENT_KINDS
+
+    return FORWARD_KINDS + GRADIENT_KINDS
+
+
+def run_probe_command(kw: dict[str, Any]) -> dict[str, Any]:
+    """Options -> the probe document (the user's data loaded once, a progress bar on long runs)."""
     from .probe import run_probe
 
-    fail_kinds = parse_fail_on(fail_on, FORWARD_KINDS + GRADIENT_KINDS)
     batch_given = kw["batch"] is not None
     cfg = build_config(kw)
-    with core_errors():
-        cfg, x = user_input(cfg, batch_given)
-        result = run_probe(cfg, x)
-    doc = result.to_dict()
-    emit(doc, fmt, no_headers, "probe")
-    if any(w.kind in fail_kinds for w in result.warnings):
-        return EXIT_FAIL_ON
-    return 0
+    cfg, x = user_input(cfg, batch_given)
+    total = cfg.layers * (2 if cfg.grad else 1)
+    with progress_bar(total, "layers", min_total=2, min_seconds=1.0) as on_layer:
+        return run_probe(cfg, x, on_layer).to_dict()
+
+
+def check_pictures(**paths: str | None) -> dict[str, str]:
+    """Before any computation: every picture path has a known type and a writable directory."""
+    from .fileio import check_writable_file
+    from .rendering.figures import picture_type
+
+    out = {}
+    for name, path in paths.items():
+        if path:
+            picture_type(path)
+            check_writable_file(path)
+            out[name] = path
+    return out
+
+
+def draw_pictures(doc: dict[str, Any], pictures: dict[str, str], dpi: int) -> None:
+    if not pictures:
+        return
+    from .rendering.figures import save_figure
+    from .rendering.plots import hist_figure, plot_figure
+
+    if "hist" in pictures:
+        save_figure(hist_figure(doc, gradients=True)[0], pictures["hist"], dpi)
+    if "plot" in pictures:
+        save_figure(plot_figure(doc), pictures["plot"], dpi)
 
 
 def user_input(cfg: Any, batch_given: bool) -> tuple[Any, Any]:
@@ -588,23 +649,133 @@ def replace_cfg(cfg: Any, **changes: Any) -> Any:
 
 
 @contextlib.contextmanager
-def progress_bar(total: int, what: str, min_total: int = 1) -> Iterator[Callable[[int, int], None] | None]:
-    """A rich progress bar on stderr, only when stderr is a terminal and there is enough to show."""
+def progress_bar(total: int, what: str, min_total: int = 1,
+                 min_seconds: float = 0.0) -> Iterator[Callable[[int, int], None] | None]:
+    """A rich progress bar on stderr (done, rate, time left), only when stderr is a terminal, there are
+    at least ``min_total`` steps, and (with ``min_seconds``) the run has already taken that long, so
+    quick runs never flash a bar. Off a terminal: nothing, and rich's progress is never imported."""
+    import time
+
     err = sys.stderr
-    if total < min_total or not err.isatty():
+    if total < min_total or not (hasattr(err, "isatty") and err.isatty()):
         yield None
         return
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+    start = time.monotonic()
+    state: dict[str, Any] = {}
 
-    with Progress(TextColumn(f"[bold]{what}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                  console=Console(file=err), transient=True) as prog:
-        task = prog.add_task(what, total=total)
+    def advance(done: int, total_: int) -> None:
+        if "prog" not in state:
+            if time.monotonic() - start < min_seconds or done >= total_:
+                return
+            from rich.console import Console
+            from rich.progress import (
+                BarColumn, MofNCompleteColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn,
+            )
 
-        def advance(done: int, _total: int) -> None:
-            prog.update(task, completed=done)
+            prog = Progress(TextColumn(f"[bold]{what}"), BarColumn(), MofNCompleteColumn(), TaskProgressColumn(),
+                            TimeRemainingColumn(), console=Console(file=err), transient=True)
+            prog.start()
+            state["prog"], state["task"] = prog, prog.add_task(what, total=total_)
+        state["prog"].update(state["task"], completed=done)
 
+    try:
         yield advance
+    finally:
+        if "prog" in state:
+            state["prog"].stop()
+
+
+@cli.command(context_settings=CONTEXT)
+@config_option
+@_with_options(network_option_list(force=False))
+@grad_options
+@_with_options(analysis_options())
+@click.option("--out", "out", type=click.Path(file_okay=False), required=True, help="The report directory.")
+@click.option("--force", "replace", is_flag=True,
+              help="Replace a non-empty --out directory (and run even above the memory estimate).")
+@click.option("--dpi", type=click.IntRange(20, 1200), default=100, show_default=True, help="Picture resolution.")
+def report(out: str, replace: bool, dpi: int, fail_on: str | None, **kw: Any) -> int:
+    """Probe, then write a report directory: hist.png, plot.png, report.json, report.md.
+
+    report.md reads on its own: the configuration and the command that reproduces it,
+    the verdict, the per-layer table, the warnings with their thresholds and fixes, and
+    the pictures. A non-empty OUT is refused unless --force; a failure leaves nothing.
+
+    \b
+    Example:
+        actstat report --act tanh --init normal:0.01 --out tanh-small
+    """
+    from .fileio import atomic_dir, check_output_dir
+    from .rendering.report import REPORT_FILES, write_report
+
+    fail_kinds = parse_fail_on(fail_on, _all_kinds())
+    with core_errors():
+        check_output_dir(out, replace)
+        doc = run_probe_command({**kw, "force": replace})
+        with atomic_dir(out, replace) as tmp:
+            write_report(doc, tmp, dpi)
+    kinds = list(dict.fromkeys(w["kind"] for w in doc["warnings"]))
+    click.echo(f"wrote {out}/: {', '.join(REPORT_FILES)}; verdict: {', '.join(kinds) or 'no warnings'}", err=True)
+    return EXIT_FAIL_ON if any(k in fail_kinds for k in kinds) else 0
+
+
+@cli.command(context_settings=CONTEXT)
+@click.argument("directory", type=click.Path(file_okay=False))
+@click.option("--force", "replace", is_flag=True, help="Replace a non-empty DIRECTORY.")
+@click.option("--only", type=ListOf(click.STRING), multiple=True, help="Only these cases (names, comma-separated).")
+@click.option("--dpi", type=click.IntRange(20, 1200), default=80, show_default=True, help="Picture resolution.")
+def gallery(directory: str, replace: bool, only: tuple[list[str], ...], dpi: int) -> None:
+    """Write one report per canonical experiment, plus a README.md index with thumbnails.
+
+    The cases (actstat/gallery.py): the five CS231n initialisations, the six "Deep
+    Learning from Scratch" histograms, batch norm's rescue, zero init, gradient mode and
+    all-positive inputs. sample_reports/ in the repository is this command's output.
+
+    \b
+    Example:
+        actstat gallery sample_reports --force
+    """
+    from .fileio import atomic_dir, check_output_dir
+    from .gallery import CASES
+    from .rendering.report import write_report
+
+    wanted = [n for ns in only for n in ns]
+    unknown = sorted(set(wanted) - {c.name for c in CASES})
+    if unknown:
+        raise click.BadParameter(f"unknown case {', '.join(unknown)}; valid: {', '.join(c.name for c in CASES)}",
+                                 param_hint="'--only'")
+    cases = [c for c in CASES if not wanted or c.name in wanted]
+    rows = []
+    with core_errors():
+        check_output_dir(directory, replace)
+        with atomic_dir(directory, replace) as tmp, progress_bar(len(cases), "cases", min_total=2) as on_done:
+            for i, case in enumerate(cases):
+                with probe.make_context("probe", list(case.argv)) as ctx:
+                    params = dict(ctx.params)
+                for k in ("fmt", "no_headers", "fail_on", "hist_path", "plot_path", "dpi"):
+                    params.pop(k, None)
+                doc = run_probe_command(params)
+                (tmp / case.name).mkdir()
+                write_report(doc, tmp / case.name, dpi, case.title, case.lecture)
+                kinds = list(dict.fromkeys(w["kind"] for w in doc["warnings"]))
+                rows.append((case, kinds))
+                if on_done:
+                    on_done(i + 1, len(cases))
+            (tmp / "README.md").write_text(_gallery_index(rows), encoding="utf-8")
+    click.echo(f"wrote {len(cases)} reports and README.md to {directory}/", err=True)
+
+
+def _gallery_index(rows: list[tuple[Any, list[str]]]) -> str:
+    lines = ["# actstat sample reports", "",
+             "One report per canonical experiment, written by `actstat gallery sample_reports --force`"
+             " (the case list is `actstat/gallery.py`). Click a picture for the full report.", "",
+             "| experiment | histograms per layer | verdict |", "|---|---|---|"]
+    for case, kinds in rows:
+        cmd = "actstat probe " + " ".join(case.argv)
+        lines.append(f"| [{case.title}]({case.name}/report.md)<br>`{cmd}`<br>{case.lecture} |"
+                     f" [<img src=\"{case.name}/hist.png\" width=\"360\">]({case.name}/report.md) |"
+                     f" {', '.join(f'`{k}`' for k in kinds) or 'no warnings'} |")
+    return "\n".join(lines) + "\n"
 
 
 @cli.command("list", context_settings=CONTEXT)

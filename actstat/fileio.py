@@ -66,13 +66,8 @@ def write_text(path: str | os.PathLike[str], text: str) -> None:
         raise OutputError(f"cannot write {path}: {e.strerror or e}") from None
 
 
-@contextlib.contextmanager
-def atomic_dir(path: str | os.PathLike[str], force: bool = False) -> Iterator[Path]:
-    """Build a directory's contents in a temporary sibling; move it into place on success.
-
-    Refuses a non-empty existing ``path`` unless ``force`` (then it is replaced whole,
-    only once the new contents are complete).
-    """
+def check_output_dir(path: str | os.PathLike[str], force: bool = False) -> Path:
+    """Fail early (before any computation) when ``path`` cannot become a fresh output directory."""
     p = Path(path)
     parent = p.parent if str(p.parent) else Path(".")
     if p.exists() and not p.is_dir():
@@ -81,6 +76,20 @@ def atomic_dir(path: str | os.PathLike[str], force: bool = False) -> Iterator[Pa
         raise ConfigError(f"{p} is not empty; use --force to replace it")
     if not parent.is_dir():
         raise ConfigError(f"cannot write {p}: directory {parent} does not exist")
+    if not os.access(parent, os.W_OK):
+        raise ConfigError(f"cannot write {p}: directory {parent} is not writable")
+    return p
+
+
+@contextlib.contextmanager
+def atomic_dir(path: str | os.PathLike[str], force: bool = False) -> Iterator[Path]:
+    """Build a directory's contents in a temporary sibling; move it into place on success.
+
+    Refuses a non-empty existing ``path`` unless ``force`` (then it is replaced whole,
+    only once the new contents are complete).
+    """
+    p = check_output_dir(path, force)
+    parent = p.parent if str(p.parent) else Path(".")
     tmp = Path(tempfile.mkdtemp(prefix=f".{p.name}.", suffix=".tmp", dir=parent))
     try:
         yield tmp

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 from ..errors import ConfigError
 from ..fileio import OutputError, atomic_path
@@ -73,6 +76,24 @@ def _writable_dir(p: Path) -> bool:
     return os.access(p, os.W_OK)
 
 
+def quiet(fn: Callable[..., T]) -> Callable[..., T]:
+    """Run ``fn`` with numpy's floating-point warnings off: matplotlib computes with the extreme values
+    of an overflowed network (log scales near 1e308) and must not print RuntimeWarnings."""
+    import functools
+    import warnings
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> T:
+        import numpy as np
+
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            return fn(*args, **kwargs)
+
+    return wrapper
+
+
+@quiet
 def save_figure(fig: Any, path: str | os.PathLike[str], dpi: int = 100) -> None:
     """Save ``fig`` atomically to ``path`` (type from the extension), then close it."""
     kind = picture_type(path)

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from .figures import pyplot
+from .figures import pyplot, quiet
 
 WARN_COLOR = "#d62728"
 INFO_COLOR = "#1f77b4"
@@ -31,12 +31,16 @@ def config_title(doc: dict[str, Any]) -> str:
             + (", " + ", ".join(extras) if extras else ""))
 
 
-def _alarms(doc: dict[str, Any], gradient: bool = False) -> dict[int, list[str]]:
+def _alarms(doc: dict[str, Any], gradient: bool = False, informational: bool = False) -> dict[int, list[str]]:
+    """layer -> warning kinds: the forward (or gradient) alarms, or with ``informational`` the
+    informational kinds only."""
     from ..diagnostics import GRADIENT_KINDS, INFORMATIONAL
 
     out: dict[int, list[str]] = {}
     for w in doc["warnings"]:
-        if w["kind"] in INFORMATIONAL or (w["kind"] in GRADIENT_KINDS) != gradient:
+        if (w["kind"] in INFORMATIONAL) != informational:
+            continue
+        if not informational and (w["kind"] in GRADIENT_KINDS) != gradient:
             continue
         out.setdefault(w["layer"], [])
         if w["kind"] not in out[w["layer"]]:
@@ -44,6 +48,7 @@ def _alarms(doc: dict[str, Any], gradient: bool = False) -> dict[int, list[str]]
     return out
 
 
+@quiet
 def compare_figure(doc: dict[str, Any], log_scale: bool = False) -> Any:
     """Std against depth for every configuration of a compare document, overlaid."""
     plt = pyplot()
@@ -71,6 +76,7 @@ def _no_data_note(ax: Any, text: str) -> None:
             wrap=True)
 
 
+@quiet
 def plot_figure(doc: dict[str, Any]) -> Any:
     """The CS231n figure: per-layer mean and std against depth, plus std on a log scale; warned layers
     in red. With gradient figures (--grad), a third panel: the RMS of dL/dh and ||dL/dW|| per layer."""
@@ -98,12 +104,23 @@ def plot_figure(doc: dict[str, Any]) -> Any:
     ax.scatter(x[bad], pos[bad], s=40, facecolors="none", edgecolors=WARN_COLOR, linewidths=1.5, zorder=3)
     if np.isfinite(pos).any():
         ax.set_yscale("log")
+        lo, hi = np.nanmin(pos), np.nanmax(pos)
+        if hi / lo < 100:  # show at least two decades, so a flat line looks flat
+            mid = math.sqrt(lo * hi)
+            ax.set_ylim(mid / 10, mid * 10)
     ax.set_xlabel("layer")
     ax.set_title("std per layer (log scale)", fontsize=10)
     ax.grid(True, which="both", alpha=0.3)
     nonfinite = [L["layer"] for L in layers if L["std"] is None]
+    zero = [L["layer"] for L in layers if L["std"] == 0]
+    notes = []
     if nonfinite:
-        _no_data_note(ax, f"overflow: layers {nonfinite[0]}-{nonfinite[-1]} are inf/NaN (not drawn)")
+        notes.append(f"overflow: layers {nonfinite[0]}-{nonfinite[-1]} are inf/NaN (not drawn)")
+    if zero:
+        notes.append("std = 0 (no signal) in every layer" if len(zero) == len(layers)
+                     else f"std = 0 at layers {zero[0]}-{zero[-1]} (not drawn)")
+    if notes:
+        _no_data_note(ax, "\n".join(notes))
     if grad:
         ax = axes[2]
         g_alarms = _alarms(doc, gradient=True)
@@ -123,16 +140,27 @@ def plot_figure(doc: dict[str, Any]) -> Any:
         ax.set_title(f"gradients per layer (log scale, loss {doc['config']['loss']})", fontsize=10)
         ax.legend(fontsize="small")
         ax.grid(True, which="both", alpha=0.3)
-    kinds = sorted({k for ks in alarms.values() for k in ks} | ({k for ks in _alarms(doc, True).values() for k in ks}
-                                                                 if grad else set()))
-    fig.suptitle(config_title(doc) + ("\nwarnings: " + ", ".join(kinds) if kinds else "\nno warnings"),
-                 fontsize=10, color=WARN_COLOR if kinds else "black")
+    verdict, colour = _verdict(doc)
+    fig.suptitle(config_title(doc) + "\n" + verdict, fontsize=10, color=colour)
     fig.tight_layout()
     return fig
 
 
+def _verdict(doc: dict[str, Any]) -> tuple[str, str]:
+    """The figure's verdict line and its colour: alarms in red, informational kinds named as such."""
+    alarms = list(dict.fromkeys(k for ks in (_alarms(doc), _alarms(doc, gradient=True)) for v in ks.values()
+                                for k in v))
+    info = list(dict.fromkeys(k for v in _alarms(doc, informational=True).values() for k in v))
+    parts = []
+    if alarms:
+        parts.append("warnings: " + ", ".join(alarms))
+    if info:
+        parts.append("informational: " + ", ".join(info))
+    return ("; ".join(parts) if parts else "no warnings"), (WARN_COLOR if alarms else "black")
+
+
 def _hist_panel(ax: Any, hist: dict[str, Any], title: str, kinds: list[str], mean: Any, std: Any,
-                color: str = "C0") -> None:
+                color: str = "C0", info: list[str] | None = None) -> None:
     edges = np.asarray(hist["edges"], dtype=float)
     counts = np.asarray(hist["counts"], dtype=float)
     if counts.sum() > 0 and np.all(np.isfinite(edges)):
@@ -142,6 +170,11 @@ def _hist_panel(ax: Any, hist: dict[str, Any], title: str, kinds: list[str], mea
         _no_data_note(ax, "no finite values")
     ax.set_yticks([])
     ax.tick_params(axis="x", labelsize=6)
+    from matplotlib.ticker import MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(4))
+    ax.ticklabel_format(axis="x", style="sci", scilimits=(-2, 3))
+    ax.xaxis.get_offset_text().set_fontsize(6)
     stat = ("mean " + _fmt(mean) + ", std " + _fmt(std))
     ax.set_title(f"{title}\n{stat}", fontsize=7, color=WARN_COLOR if kinds else "black")
     if kinds:
@@ -149,7 +182,10 @@ def _hist_panel(ax: Any, hist: dict[str, Any], title: str, kinds: list[str], mea
             side.set_edgecolor(WARN_COLOR)
             side.set_linewidth(2)
         ax.text(0.98, 0.95, "\n".join(kinds), transform=ax.transAxes, ha="right", va="top", fontsize=6,
-                color=WARN_COLOR)
+                color=WARN_COLOR, bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.8, "pad": 1})
+    if info:
+        ax.text(0.02, 0.95, "\n".join(info), transform=ax.transAxes, ha="left", va="top", fontsize=6,
+                color=INFO_COLOR, bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.8, "pad": 1})
 
 
 def _fmt(v: Any) -> str:
@@ -159,6 +195,7 @@ def _fmt(v: Any) -> str:
     return "0" if v == 0 else f"{v:.3g}"
 
 
+@quiet
 def hist_figure(doc: dict[str, Any], gradients: bool = False) -> tuple[Any, str]:
     """One histogram panel per layer (input first) in a grid, or beyond ``GRID_LAYERS`` layers a heat
     map (layer x bin, log colour). With ``gradients`` (and --grad data) a second block of panels
@@ -168,6 +205,7 @@ def hist_figure(doc: dict[str, Any], gradients: bool = False) -> tuple[Any, str]
         return _heatmap(doc, gradients and "hist" in layers[0].get("grad", {})), "heatmap"
     plt = pyplot()
     alarms = _alarms(doc)
+    info = _alarms(doc, informational=True)
     panels = [("input", doc["input"], alarms.get(0, []))] + [
         (f"layer {L['layer']}", L, alarms.get(L["layer"], [])) for L in layers]
     grad_panels = []
@@ -180,25 +218,28 @@ def hist_figure(doc: dict[str, Any], gradients: bool = False) -> tuple[Any, str]
     flat = list(axes.ravel())
     i = 0
     for title, s, kinds in panels:
-        _hist_panel(flat[i], s["hist"], title, kinds, s["mean"], s["std"])
+        layer = 0 if title == "input" else s["layer"]
+        _hist_panel(flat[i], s["hist"], title, kinds, s["mean"], s["std"],
+                    info=[k for k in info.get(layer, []) if k != "zigzag"])
         i += 1
     i = math.ceil(len(panels) / cols) * cols
-    for title, s, kinds in grad_panels:
-        _hist_panel(flat[i], s["hist"], title, kinds, s["mean"] if "mean" in s else None, s["std"], color="C2")
+    for (title, s, kinds), L in zip(grad_panels, layers):
+        _hist_panel(flat[i], s["hist"], title, kinds, s["mean"] if "mean" in s else None, s["std"], color="C2",
+                    info=[k for k in info.get(L["layer"], []) if k == "zigzag"])
         i += 1
     used = set(range(len(panels))) | set(range(math.ceil(len(panels) / cols) * cols,
                                                math.ceil(len(panels) / cols) * cols + len(grad_panels)))
     for j, ax in enumerate(flat):
         if j not in used:
             ax.set_visible(False)
-    kinds = sorted({k for ks in alarms.values() for k in ks})
-    fig.suptitle(f"{config_title(doc)}\n" + ("warnings: " + ", ".join(kinds) if kinds else "no warnings")
-                 + f"  (histograms: {doc['config']['bins']} bins)", fontsize=9,
-                 color=WARN_COLOR if kinds else "black")
+    verdict, colour = _verdict(doc)
+    fig.suptitle(f"{config_title(doc)}\n{verdict}  (histograms: {doc['config']['bins']} bins)", fontsize=9,
+                 color=colour)
     fig.tight_layout()
     return fig, "grid"
 
 
+@quiet
 def _heatmap(doc: dict[str, Any], gradients: bool) -> Any:
     """Beyond GRID_LAYERS layers: each row a layer, each column a histogram bin, colour log10(count+1).
     Panels cannot stay readable past ~30 layers; a heat map shows every layer at once."""
@@ -223,10 +264,8 @@ def _heatmap(doc: dict[str, Any], gradients: bool) -> Any:
         if bad:
             ax.scatter([ax.get_xlim()[1]] * len(bad), bad if shared else [b - 1 for b in bad], marker="<",
                        color=WARN_COLOR, s=12, clip_on=False)
-    kinds = sorted({k for ks in _alarms(doc).values() for k in ks})
+    verdict, colour = _verdict(doc)
     fig.suptitle(f"{config_title(doc)}\n{len(layers)} layers: shown as a heat map (more than {GRID_LAYERS}"
-                 " panels would be unreadable); red marks: warned layers"
-                 + ("\nwarnings: " + ", ".join(kinds) if kinds else ""), fontsize=9,
-                 color=WARN_COLOR if kinds else "black")
+                 f" panels would be unreadable); red marks: warned layers\n{verdict}", fontsize=9, color=colour)
     fig.tight_layout()
     return fig

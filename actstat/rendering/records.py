@@ -61,17 +61,17 @@ class Records:
     title: str = ""
 
 
-def flatten(row: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    """{'pre': {'mean': 1}} -> {'pre_mean': 1}; lists joined with ';'; histograms dropped."""
+def flatten(row: dict[str, Any], prefix: str = "", sep: str = ";") -> dict[str, Any]:
+    """{'pre': {'mean': 1}} -> {'pre_mean': 1}; lists joined with ``sep``; histograms dropped."""
     out: dict[str, Any] = {}
     for k, v in row.items():
         if k in TABULAR_SKIP:
             continue
         key = f"{prefix}{k}"
         if isinstance(v, dict):
-            out.update(flatten(v, key + "_"))
+            out.update(flatten(v, key + "_", sep))
         elif isinstance(v, (list, tuple)):
-            out[key] = ";".join("" if x is None else _cell(x) for x in v)
+            out[key] = sep.join("" if x is None else _cell(x) for x in v)
         else:
             out[key] = v
     return out
@@ -142,7 +142,7 @@ def _md_num(v: Any) -> str:
 
 def markdown_table(rows: Sequence[dict[str, Any]], cols: Sequence[str], headers: bool = True) -> str:
     """A GitHub table of ``cols`` (numbers to 3 significant digits, '-' for null)."""
-    flat = [flatten(r) for r in rows]
+    flat = [flatten(r, sep=", ") for r in rows]
     lines = []
     if headers:
         lines.append("| " + " | ".join(cols) + " |")

@@ -1,0 +1,67 @@
+"""The canonical experiments (BACKGROUND.md) as data: what `actstat gallery` turns into sample_reports/.
+
+Each case is a name (its directory), a title, the `actstat probe` arguments, and what the lectures
+say about it. Adding a case is one line.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    title: str
+    argv: tuple[str, ...]
+    lecture: str
+
+
+CS231N = ("--layers", "10", "--width", "500", "--batch", "1000")
+DLFS = ("--layers", "5", "--width", "100", "--batch", "1000", "--hist-range", "0,1")
+
+CASES: tuple[Case, ...] = (
+    Case("cs231n-tanh-small", "CS231n: tanh, W = 0.01 randn", (*CS231N, "--act", "tanh", "--init", "normal:0.01"),
+         "All activations become zero: the gradients on W vanish too."),
+    Case("cs231n-tanh-unit", "CS231n: tanh, W = 1.0 randn", (*CS231N, "--act", "tanh", "--init", "normal:1"),
+         "Almost every unit saturates at -1 or +1: local gradients are zero."),
+    Case("cs231n-tanh-xavier", "CS231n: tanh, Xavier", (*CS231N, "--act", "tanh", "--init", "xavier"),
+         "Reasonable: the distributions shrink slowly but stay healthy."),
+    Case("cs231n-relu-xavier", "CS231n: ReLU, Xavier", (*CS231N, "--act", "relu", "--init", "xavier"),
+         "ReLU halves the variance each layer: the deep layers' activations collapse towards zero."),
+    Case("cs231n-relu-he", "CS231n: ReLU, He", (*CS231N, "--act", "relu", "--init", "he"),
+         "W = randn / sqrt(fan_in / 2): the activations keep their scale through the depth."),
+    Case("dlfs-sigmoid-unit", "Deep Learning from Scratch: sigmoid, std 1",
+         (*DLFS, "--act", "sigmoid", "--init", "normal:1"),
+         "The outputs pile up at 0 and 1, where sigmoid's derivative vanishes."),
+    Case("dlfs-sigmoid-small", "Deep Learning from Scratch: sigmoid, std 0.01",
+         (*DLFS, "--act", "sigmoid", "--init", "normal:0.01"),
+         "Every unit outputs about 0.5: many units are no better than one (limited expressiveness)."),
+    Case("dlfs-sigmoid-xavier", "Deep Learning from Scratch: sigmoid, Xavier",
+         (*DLFS, "--act", "sigmoid", "--init", "xavier"),
+         "A healthy spread in every layer (not zero-centred: informational)."),
+    Case("dlfs-relu-small", "Deep Learning from Scratch: ReLU, std 0.01",
+         (*DLFS, "--act", "relu", "--init", "normal:0.01"),
+         "The activations shrink towards zero layer after layer: learning barely progresses."),
+    Case("dlfs-relu-xavier", "Deep Learning from Scratch: ReLU, Xavier", (*DLFS, "--act", "relu", "--init", "xavier"),
+         "The activations shrink with depth, slowly at five layers."),
+    Case("dlfs-relu-he", "Deep Learning from Scratch: ReLU, He", (*DLFS, "--act", "relu", "--init", "he"),
+         "An even spread in every layer."),
+    Case("batchnorm-rescue", "Batch norm rescues a bad init: ReLU, std 0.01, batch norm",
+         (*CS231N, "--act", "relu", "--init", "normal:0.01", "--batchnorm"),
+         "FC -> BN -> ReLU: each layer is renormalised, so even W = 0.01 randn stays healthy."),
+    Case("zero-init", "Zero init: symmetry is never broken", (*CS231N, "--act", "tanh", "--init", "zeros"),
+         "Every unit computes the same thing and gets the same gradient; here nothing gets through at all."),
+    Case("grad-relu-xavier", "Gradient mode: ReLU, Xavier", (*CS231N, "--act", "relu", "--init", "xavier", "--grad"),
+         "The backward pass loses the same factor per layer as the forward pass: the first layers' gradients"
+         " are an order of magnitude below the last layer's."),
+    Case("grad-tanh-small", "Gradient mode: tanh, W = 0.01 randn",
+         (*CS231N, "--act", "tanh", "--init", "normal:0.01", "--grad"),
+         "What do the gradients look like? Tiny inputs make tiny weight gradients in every layer, and the"
+         " back-propagated gradient shrinks by ~0.2 per layer on its way to the first."),
+    Case("positive-inputs", "All-positive inputs: tanh, Xavier, inputs in [0, 1)",
+         ("--layers", "5", "--width", "100", "--batch", "1000", "--act", "tanh", "--init", "xavier",
+          "--input", "positive", "--grad"),
+         "With all-positive inputs, the gradients on a unit's incoming weights share one sign per example:"
+         " updates zig-zag. Centre the inputs."),
+)
