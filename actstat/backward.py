@@ -88,7 +88,8 @@ def make_loss(
     dtype = out.dtype
     with np.errstate(all="ignore"):
         if name == "softmax":
-            W_out = sample_weights(spec.init, width, classes, rng_weights, dtype, spec.act, spec.gain)
+            W_out = sample_weights(spec.init, width, classes, rng_weights, dtype, spec.act, spec.gain,
+                                   spec.bias_std)
             labels = rng_loss.integers(0, classes, size=batch)
             scores = out @ W_out
             shifted = scores - scores.max(axis=1, keepdims=True)

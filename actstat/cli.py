@@ -376,6 +376,9 @@ def grad_options(f: Callable[..., Any]) -> Callable[..., Any]:
                      help="Output classes for --loss softmax."),
         click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=1e-3, show_default=True,
                      help="Learning rate in the update:data ratio lr*||dW||/||W|| (~1e-3 is the usual target)."),
+        click.option("--theory", is_flag=True,
+                     help="Add the infinite-width prediction of each layer's mean and std (and with --grad, of"
+                     " the gradient ratio), for inits N(0, sigma_w^2/fan_in); says so when it does not apply."),
     ]
     for o in reversed(opts):
         f = o(f)
@@ -412,6 +415,7 @@ def build_config(kw: dict[str, Any]) -> Any:
         preprocess=kw.pop("preprocess"),
         seed=kw.pop("seed"), dtype=kw.pop("dtype"), bins=kw.pop("bins"), hist_range=kw.pop("hist_range"),
         thresholds=dict(kw.pop("thresholds")), force=kw.pop("force"),
+        theory=kw.pop("theory", False),
         grad=kw.pop("grad", False), loss=kw.pop("loss", "softmax"), classes=kw.pop("classes", 10),
         lr=kw.pop("lr", 1e-3),
     )
@@ -761,11 +765,20 @@ def gallery(directory: str, replace: bool, only: tuple[list[str], ...], dpi: int
                 rows.append((case, kinds))
                 if on_done:
                     on_done(i + 1, len(cases))
-            (tmp / "README.md").write_text(_gallery_index(rows), encoding="utf-8")
+            if not wanted:
+                from .activations import get_activation
+                from .rendering.figures import save_figure
+                from .rendering.phase import phase_figure
+                from .theory import analyse, cached_critical_sigma_w
+
+                tanh = get_activation("tanh")
+                sw = cached_critical_sigma_w(tanh, 0.3)
+                save_figure(phase_figure(tanh, analyse(tanh, sw or 1.0, 0.3).to_dict()), tmp / "phase-tanh.png", dpi)
+            (tmp / "README.md").write_text(_gallery_index(rows, phase=not wanted), encoding="utf-8")
     click.echo(f"wrote {len(cases)} reports and README.md to {directory}/", err=True)
 
 
-def _gallery_index(rows: list[tuple[Any, list[str]]]) -> str:
+def _gallery_index(rows: list[tuple[Any, list[str]]], phase: bool = False) -> str:
     lines = ["# actstat sample reports", "",
              "One report per canonical experiment, written by `actstat gallery sample_reports --force`"
              " (the case list is `actstat/gallery.py`). Click a picture for the full report.", "",
@@ -775,7 +788,72 @@ def _gallery_index(rows: list[tuple[Any, list[str]]]) -> str:
         lines.append(f"| [{case.title}]({case.name}/report.md)<br>`{cmd}`<br>{case.lecture} |"
                      f" [<img src=\"{case.name}/hist.png\" width=\"360\">]({case.name}/report.md) |"
                      f" {', '.join(f'`{k}`' for k in kinds) or 'no warnings'} |")
+    if phase:
+        lines += ["", "## Theory: the phase diagram of tanh", "",
+                  "`actstat theory --act tanh --sigma-b 0.3 --critical --phase-diagram phase-tanh.png`: chi_1 over"
+                  " sigma_w x sigma_b, the critical line chi_1 = 1 between order (blue) and chaos (red), the"
+                  " critical sigma_w at sigma_b = 0.3 marked.", "", "![phase diagram of tanh](phase-tanh.png)"]
     return "\n".join(lines) + "\n"
+
+
+@cli.command(context_settings=CONTEXT)
+@click.option("--act", "act", type=NameSpec("act", _act_lookup), default="tanh", show_default=True,
+              help="Activation NAME[:PARAM] (maxout has no mean-field map).")
+@click.option("--sigma-w", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Weight scale: W ~ N(0, sigma_w^2/fan_in).  [default: 1, or the critical value with --critical]")
+@click.option("--sigma-b", type=click.FloatRange(min=0), default=0.0, show_default=True, help="Bias std.")
+@click.option("--layers", type=click.IntRange(1, 100_000), default=10, show_default=True)
+@click.option("--q0", type=click.FloatRange(min=0, min_open=True), default=1.0, show_default=True,
+              help="The inputs' mean square (1 for N(0,1) inputs).")
+@click.option("--critical", is_flag=True, help="Solve for the sigma_w with chi_1 = 1 at --sigma-b and use it.")
+@click.option("--phase-diagram", "diagram", type=click.Path(dir_okay=False), default=None,
+              help="Draw chi_1 over a sigma_w x sigma_b grid with the critical line and this configuration.")
+@click.option("--dpi", type=click.IntRange(20, 1200), default=None, help="--phase-diagram resolution.  [default: 100]")
+@_with_options(format_options())
+def theory(act: str, sigma_w: float | None, sigma_b: float, layers: int, q0: float, critical: bool,
+           diagram: str | None, dpi: int | None, fmt: str, no_headers: bool) -> None:
+    """Infinite-width theory: the variance map, q*, chi_1, the phase and the depth scales.
+
+    With W ~ N(0, sigma_w^2/fan_in) and biases N(0, sigma_b^2), q^l = sigma_w^2
+    E[phi(sqrt(q^{l-1}) z)^2] + sigma_b^2 (Poole et al. 2016). chi_1 = sigma_w^2
+    E[phi'(sqrt(q*) z)^2] tells ordered (< 1: signals and gradients shrink), critical
+    (= 1) or chaotic (> 1: they grow); xi_q and xi_c are the depths over which the
+    length and the correlation of signals settle (Schoenholz et al. 2017).
+
+    \b
+    Examples:
+        actstat theory --act tanh --sigma-w 1.5 --sigma-b 0.05
+        actstat theory --act relu --critical --format json
+        actstat theory --act tanh --sigma-b 0.1 --critical --phase-diagram tanh-phase.png
+    """
+    from .activations import get_activation
+    from .theory import analyse
+
+    if dpi is not None and diagram is None:
+        raise click.UsageError("--dpi needs --phase-diagram")
+    a = get_activation(act)
+    if a.pieces > 1:
+        raise click.UsageError("maxout has no single-variable mean-field map; choose another --act")
+    with core_errors():
+        pictures = check_pictures(diagram=diagram)
+        if critical:
+            from .theory import cached_critical_sigma_w
+
+            crit = cached_critical_sigma_w(a, sigma_b)
+            if crit is None:
+                raise click.UsageError(f"{a.spec} has no critical sigma_w at --sigma-b {sigma_b:g}"
+                                       " (no sigma_w makes chi_1 = 1); try another --sigma-b")
+            if sigma_w is not None and abs(sigma_w - crit) > 1e-9 * crit:
+                raise click.UsageError("give --sigma-w or --critical, not both")
+            sigma_w = crit
+        result = analyse(a, sigma_w if sigma_w is not None else 1.0, sigma_b, layers, q0)
+        doc = result.to_dict()
+        if pictures:
+            from .rendering.figures import save_figure
+            from .rendering.phase import phase_figure
+
+            save_figure(phase_figure(a, doc), pictures["diagram"], dpi or 100)
+    emit(doc, fmt, no_headers, "theory")
 
 
 @cli.command("list", context_settings=CONTEXT)

@@ -41,6 +41,7 @@ class InitContext:
 
     act: Activation
     param: float | None
+    bias_std: float = 0.0  # --init critical depends on it
 
 
 Sampler = Callable[[int, int, np.random.Generator, np.dtype, InitContext], Array]
@@ -139,6 +140,16 @@ def _random_walk_gain(fan_in: int, ctx: InitContext) -> float:
     if ctx.act.name in ("relu", "leaky_relu", "maxout"):
         return math.sqrt(2.0) * math.exp(1.2 / (max(fan_in, 6) - 2.4))
     return math.exp(1.0 / (2.0 * fan_in)) * ctx.act.gain
+
+
+def _critical(ctx: InitContext) -> float:
+    from .theory import cached_critical_sigma_w
+
+    s = cached_critical_sigma_w(ctx.act, ctx.bias_std)
+    if s is None:
+        raise ConfigError(f"--init critical: {ctx.act.spec} has no critical sigma_w at --bias-std"
+                          f" {ctx.bias_std:g} (no sigma_w makes chi_1 = 1); try another --bias-std")
+    return s
 
 
 def _none(fan_in: int, fan_out: int, ctx: InitContext) -> float | None:
@@ -255,6 +266,12 @@ INITIALIZERS: dict[str, Initializer] = {
         " g from orthogonal:G (default 1; torch gains: tanh 5/3, relu sqrt(2), selu 3/4)",
         _orth_sample, _none, param_meaning="gain g", default_param=1.0,
     ),
+    "critical": Initializer(
+        "critical", "W ~ N(0, s^2/fan_in), s the sigma_w that makes the activation critical (chi_1 = 1,"
+        " Schoenholz et al. 2017) at --bias-std: sqrt(2) for relu, 1 for tanh without bias",
+        _normal(lambda fi, fo, c: _critical(c) / math.sqrt(fi)), lambda fi, fo, c: _critical(c),
+        std_formula=lambda fi, fo, c: _critical(c) / math.sqrt(fi),
+    ),
     "lsuv": Initializer(
         "lsuv", "orthogonal, then each layer rescaled in turn until its pre-activation variance on"
         " the probe batch is 1 (within 0.1, at most 10 passes; Mishkin & Matas 2016)",
@@ -303,10 +320,10 @@ def get_initializer(spec: str) -> InitSpec:
 
 def sample_weights(
     spec: InitSpec, fan_in: int, fan_out: int, rng: np.random.Generator, dtype: np.dtype,
-    act: Activation, gain: float = 1.0,
+    act: Activation, gain: float = 1.0, bias_std: float = 0.0,
 ) -> Array:
     """Draw W (fan_in, fan_out) in ``dtype``; ``gain`` multiplies any init."""
-    W = spec.init.sample(fan_in, fan_out, rng, np.dtype(dtype), InitContext(act, spec.param))
+    W = spec.init.sample(fan_in, fan_out, rng, np.dtype(dtype), InitContext(act, spec.param, bias_std))
     if gain != 1.0:
         W *= gain
     return W.astype(dtype, copy=False)

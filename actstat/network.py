@@ -124,7 +124,7 @@ def forward(
     for l in range(1, spec.depth + 1):
         fan_in, width = spec.dims[l - 1], spec.dims[l]
         m = width * act.pieces
-        W = sample_weights(spec.init, fan_in, m, rng_weights, dtype, act, spec.gain)
+        W = sample_weights(spec.init, fan_in, m, rng_weights, dtype, act, spec.gain, spec.bias_std)
         b = None
         if spec.bias_std > 0:
             b = (rng_weights.standard_normal(m) * spec.bias_std).astype(dtype, copy=False)

@@ -61,6 +61,7 @@ class ProbeConfig:
     thresholds: dict[str, float] = field(default_factory=dict)
     force: bool = False
     preprocess: str = "none"
+    theory: bool = False
     grad: bool = False
     loss: str = DEFAULT_LOSS
     classes: int = DEFAULT_CLASSES
@@ -124,6 +125,10 @@ def validate(cfg: ProbeConfig) -> tuple[Activation, InitSpec]:
         raise ConfigError(f"--lr must be a positive number, got {cfg.lr:g}")
     act = get_activation(cfg.act)
     init = get_initializer(cfg.init)
+    if init.init.name == "critical":
+        from .initializers import InitContext
+
+        init.init.sigma_w(1, 1, InitContext(act, init.param, cfg.bias_std))  # ConfigError when none exists
     return act, init
 
 
@@ -229,6 +234,7 @@ class LayerResult:
     symmetric: bool
     lsuv_iters: int = 0
     grad: GradStats | None = None
+    theory: dict[str, Any] | None = None
 
 
 @dataclass
@@ -254,11 +260,56 @@ class ProbeResult:
                  "pre": _moments_dict(r.pre)}
                 | ({"lsuv_iters": r.lsuv_iters} if self.config["init"] == "lsuv" else {})
                 | ({"grad": _grad_dict(r.grad)} if r.grad is not None else {})
+                | ({"theory": r.theory} if self.config.get("theory") else {})
                 for r in self.layers
             ],
             "warnings": [w.to_dict() for w in self.warnings],
             "notes": self.notes,
         }
+
+
+def theory_not_applicable(cfg: ProbeConfig, spec: NetworkSpec, x: Array, thresholds: dict[str, float]) -> list[str]:
+    """Why the infinite-width prediction does not describe this network (empty: it does)."""
+    from .initializers import InitContext
+
+    why = []
+    if spec.act.pieces > 1:
+        why.append("maxout is a max over several pre-activations, not one Gaussian")
+    if spec.init.init.sigma_w(spec.dims[0], spec.dims[1], InitContext(spec.act, spec.init.param, spec.bias_std)) \
+            is None:
+        why.append(f"--init {spec.init.spec} is not of the form N(0, sigma_w^2/fan_in)")
+    if spec.batchnorm:
+        why.append("batch norm renormalises every layer with batch statistics")
+    if spec.dropout > 0:
+        why.append("dropout changes the variance map")
+    ratio = feature_scale_ratio(x)
+    if ratio is not None and ratio > thresholds["scale_mismatch"]:
+        why.append(f"the input features' scales differ {ratio:.3g}x, so pre-activations are far from Gaussian")
+    return why
+
+
+def attach_theory(cfg: ProbeConfig, spec: NetworkSpec, x: Array, results: list[LayerResult],
+                  thresholds: dict[str, float]) -> str | None:
+    """Give each layer its infinite-width prediction, or return the one note saying why not."""
+    from .initializers import InitContext
+    from .theory import variance_map
+
+    why = theory_not_applicable(cfg, spec, x, thresholds)
+    if why:
+        return "theory: not applicable here (" + "; ".join(why) + "); every layer's theory is null"
+    ctx = InitContext(spec.act, spec.init.param, spec.bias_std)
+    sigma_w = [spec.gain * spec.init.init.sigma_w(spec.dims[l - 1], spec.dims[l], ctx)  # type: ignore[operator]
+               for l in range(1, spec.depth + 1)]
+    with np.errstate(all="ignore"):
+        q0 = float(np.mean(np.square(x, dtype=np.float64)))
+    pred = variance_map(spec.act, sigma_w, spec.bias_std, q0, spec.depth, spec.dims)
+    for r, t in zip(results, pred):
+        r.theory = {"mean": t.mean, "std": t.std, "q": t.q, "chi": t.chi}
+        if cfg.grad:
+            r.theory["grad_scale"] = t.grad_scale
+    return (f"theory: infinite-width mean-field prediction (q0 = {q0:.4g}, the inputs' mean square;"
+            f" sigma_w = {sigma_w[0]:.4g}{' (first layer)' if len(set(sigma_w)) > 1 else ''}, sigma_b ="
+            f" {spec.bias_std:g})")
 
 
 def _grad_dict(g: GradStats) -> dict[str, Any]:
@@ -357,6 +408,10 @@ def run_probe(cfg: ProbeConfig, x: Array | None = None, on_layer: LayerCallback 
     if cfg.dropout > 0:
         notes.append("statistics describe each layer's activations before dropout; the next layer receives"
                      " them after dropout (" + dropout_description(cfg.dropout, cfg.dropout_mode) + ")")
+    if cfg.theory:
+        note = attach_theory(cfg, spec, x, results, thresholds)
+        if note:
+            notes.append(note)
     if cfg.grad:
         head = make_loss(cfg.loss, out, spec, rngs["loss"], rngs["weights"], cfg.classes)
         del out

@@ -50,7 +50,10 @@ def valid_probe_args(draw: Any) -> list[str]:
         args += ["--width", str(draw(st.integers(1, 10)))]
     if draw(st.booleans()):
         args += ["--input-dim", str(draw(st.integers(1, 10)))]
-    args += ["--act", draw(ACT_SPECS), "--init", draw(INIT_SPECS)]
+    init = draw(INIT_SPECS)
+    # --init critical needs an activation with a critical sigma_w at every --bias-std
+    act = draw(st.sampled_from(["relu", "tanh", "leaky_relu:0.1", "linear"]) if init == "critical" else ACT_SPECS)
+    args += ["--act", act, "--init", init]
     if draw(st.booleans()):
         args += ["--gain", str(draw(st.floats(0.01, 100)))]
     if draw(st.booleans()):

@@ -234,3 +234,12 @@ def compare_records(doc: dict[str, Any]) -> Records:
     header = {"type": "compare", **{k: v for k, v in doc.items() if k not in ("configs", "warnings", "curves")}}
     title = f"**actstat compare**: {len(doc['configs'])} configurations, seed {doc['seed']}, batch {doc['batch']}"
     return Records(header, doc["configs"], doc["warnings"], cols, title)
+
+
+def theory_records(doc: dict[str, Any]) -> Records:
+    """One row per layer (type "layer"); the header holds q*, chi_1, the phase, the depth scales."""
+    header = {"type": "theory", **{k: v for k, v in doc.items() if k != "layers"}}
+    rows = [{"type": "layer", **L} for L in doc["layers"]]
+    title = (f"**actstat theory**: `{doc['act']}`, sigma_w {doc['sigma_w']:.6g}, sigma_b {doc['sigma_b']:g}:"
+             f" q* = {_md_num(doc['q_star'])}, chi_1 = {_md_num(doc['chi1'])} ({doc['phase']})")
+    return Records(header, rows, [], ("layer", "q", "mean", "std", "chi", "grad_scale"), title)

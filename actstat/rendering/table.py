@@ -112,17 +112,21 @@ def render_probe_table(doc: dict[str, Any], file: IO[str]) -> None:
         if w["kind"] not in by_layer[w["layer"]]:
             by_layer[w["layer"]].append(w["kind"])
     table = Table(show_edge=False, pad_edge=False, box=None, header_style="bold")
-    for col in ("layer", "width", "mean", "std", "min", "max", "sat %", "zero %", "dead %"):
+    theory = any(L.get("theory") for L in doc["layers"])
+    cols = ["layer", "width", "mean", "std", "min", "max", "sat %", "zero %", "dead %"]
+    cols += ["theory mean", "theory std"] if theory else []
+    for col in cols:
         table.add_column(col, justify="right")
     table.add_column("warnings", justify="left")
     rows = [("input", doc["input"])] + [(str(L["layer"]), L) for L in doc["layers"]]
     for i, (name, s) in enumerate(rows):
         kinds = [k for k in by_layer.get(i, []) if k not in GRADIENT_KINDS]
-        table.add_row(
-            name, str(s["width"]), num(s["mean"]), num(s["std"]), num(s["min"]), num(s["max"]),
-            pct(s["saturated_frac"]), pct(s["zero_frac"]), pct(s["dead_frac"]),
-            ", ".join(f"[{KIND_STYLE.get(k, 'bold')}]{k}[/]" for k in kinds),
-        )
+        cells = [name, str(s["width"]), num(s["mean"]), num(s["std"]), num(s["min"]), num(s["max"]),
+                 pct(s["saturated_frac"]), pct(s["zero_frac"]), pct(s["dead_frac"])]
+        if theory:
+            t = s.get("theory") or {}
+            cells += [num(t.get("mean")), num(t.get("std"))]
+        table.add_row(*cells, ", ".join(f"[{KIND_STYLE.get(k, 'bold')}]{k}[/]" for k in kinds))
     console.print(table)
     sat_rule = doc.get("saturation_rule")
     console.print(
@@ -132,7 +136,8 @@ def render_probe_table(doc: dict[str, Any], file: IO[str]) -> None:
     )
     if any("grad" in L for L in doc["layers"]):
         render_grad_table(console, doc, by_layer)
-    t = doc["thresholds"]
+    grad = any("grad" in L for L in doc["layers"])
+    t = {k: v for k, v in doc["thresholds"].items() if grad or k not in GRADIENT_KINDS}
     console.print("thresholds: " + ", ".join(f"{k} {num(v)}" for k, v in t.items()), markup=False)
     for note in doc.get("notes", []):
         console.print(f"note: {note}", markup=False)
@@ -144,18 +149,20 @@ def render_grad_table(console: Console, doc: dict[str, Any], by_layer: dict[int,
     cfg = doc["config"]
     console.print(f"\nbackward pass: loss {cfg['loss']}, lr {cfg['lr']:g}", markup=False)
     table = Table(show_edge=False, pad_edge=False, box=None, header_style="bold")
-    for col in ("layer", "std dL/dh", "std dL/dz", "||dW||", "mean|dW|", "zero %", "update ratio",
-                "ratio to last"):
+    theory = any(L.get("theory") for L in doc["layers"])
+    cols = ["layer", "std dL/dh", "std dL/dz", "||dW||", "mean|dW|", "zero %", "update ratio", "ratio to last"]
+    cols += ["theory ratio"] if theory else []
+    for col in cols:
         table.add_column(col, justify="right")
     table.add_column("warnings", justify="left")
     for L in doc["layers"]:
         g = L["grad"]
         kinds = [k for k in by_layer.get(L["layer"], []) if k in GRADIENT_KINDS]
-        table.add_row(
-            str(L["layer"]), num(g["std"]), num(g["pre_std"]), num(g["weight_norm"]), num(g["weight_mean_abs"]),
-            pct(g["zero_frac"]), num(g["update_ratio"]), num(g["norm_ratio_to_last"]),
-            ", ".join(f"[{KIND_STYLE.get(k, 'bold')}]{k}[/]" for k in kinds),
-        )
+        cells = [str(L["layer"]), num(g["std"]), num(g["pre_std"]), num(g["weight_norm"]), num(g["weight_mean_abs"]),
+                 pct(g["zero_frac"]), num(g["update_ratio"]), num(g["norm_ratio_to_last"])]
+        if theory:
+            cells.append(num((L.get("theory") or {}).get("grad_scale")))
+        table.add_row(*cells, ", ".join(f"[{KIND_STYLE.get(k, 'bold')}]{k}[/]" for k in kinds))
     console.print(table)
     console.print("ratio to last: RMS of dL/dh at the layer / at the last layer; update ratio: lr ||dW|| / ||W||",
                   markup=False)
@@ -211,3 +218,26 @@ def render_compare_table(doc: dict[str, Any], file: IO[str]) -> None:
     console.print(table)
     console.print("1st warned: first layer with a warning other than the informational ones;"
                   " run 'actstat probe' with a configuration's options for its warnings and fixes", markup=False)
+
+
+def render_theory_table(doc: dict[str, Any], file: IO[str]) -> None:
+    """The variance map layer by layer, with q*, chi_1, the phase, the depth scales."""
+    console = make_console(file)
+    crit = doc["critical_sigma_w"]
+    console.print(
+        f"actstat theory: act {doc['act']}, sigma_w {doc['sigma_w']:.6g}, sigma_b {doc['sigma_b']:g},"
+        f" q0 {doc['q0']:g}", markup=False)
+    console.print(
+        f"fixed point q* = {num(doc['q_star'])}, chi_1 = {num(doc['chi1'])}: {doc['phase']};"
+        f" depth scales xi_q = {num(doc['xi_q']) if doc['xi_q'] is not None else 'inf'},"
+        f" xi_c = {num(doc['xi_c']) if doc['xi_c'] is not None else 'inf'}", markup=False)
+    console.print("critical sigma_w at this sigma_b: "
+                  + (f"{crit:.6g}" if crit is not None else "none (no sigma_w makes chi_1 = 1 here)"), markup=False)
+    table = Table(show_edge=False, pad_edge=False, box=None, header_style="bold")
+    for col in ("layer", "q", "mean", "std", "chi", "grad ratio"):
+        table.add_column(col, justify="right")
+    for L in doc["layers"]:
+        table.add_row(str(L["layer"]), num(L["q"]), num(L["mean"]), num(L["std"]), num(L["chi"]), num(L["grad_scale"]))
+    console.print(table)
+    console.print("q: pre-activation variance; mean/std: of the activations; chi: sigma_w^2 E[phi'^2], the layer's"
+                  " gradient factor; grad ratio: predicted RMS dL/dh over the last layer's", markup=False)
