@@ -25,7 +25,7 @@ from .data import PREPROCESS, feature_scale_ratio, is_input_file, load_input, pr
 from .errors import ConfigError, MemoryLimitError
 from .initializers import InitSpec, get_initializer
 from .network import NetworkSpec, dropout_description, forward, make_streams
-from .stats import DEFAULT_BINS, LayerStats, MomentStats, layer_stats, moments
+from .stats import DEFAULT_BINS, LayerStats, MomentStats, layer_and_pre_stats, layer_stats
 
 Array = np.ndarray
 
@@ -393,8 +393,8 @@ def run_probe(cfg: ProbeConfig, x: Array | None = None, on_layer: LayerCallback 
     out = x
     total = spec.depth * (2 if cfg.grad else 1)
     for tr in forward(spec, x, rngs["weights"], rngs["dropout"], keep=cfg.grad):
-        st = layer_stats(tr.h, tr.u, act, cfg.bins, cfg.hist_range)
-        results.append(LayerResult(tr.index, spec.dims[tr.index], st, moments(tr.u), tr.symmetric, tr.lsuv_iters))
+        st, pre = layer_and_pre_stats(tr.h, tr.u, act, cfg.bins, cfg.hist_range)
+        results.append(LayerResult(tr.index, spec.dims[tr.index], st, pre, tr.symmetric, tr.lsuv_iters))
         if cfg.grad:
             caches.append(LayerCache(tr.x, tr.W, tr.u, tr.mask, tr.bn.inv_std if tr.bn else None, tr.b is not None))
             out = tr.out

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -72,7 +73,74 @@ def _all_finite(lo: float, hi: float) -> bool:
     return math.isfinite(lo) and math.isfinite(hi)
 
 
+# Statistics run over row blocks of about this many bytes, so that every pass over a block
+# (min, max, sum, centred squares, counts, histogram) reads L2 cache instead of RAM.
+CHUNK_BYTES = 256 * 1024
+
+
+def _row_blocks(a: Array) -> list[Array]:
+    """Views of ``a`` (as 2-D) in blocks of rows of about CHUNK_BYTES."""
+    a2 = a.reshape(a.shape[0], -1) if a.ndim >= 2 else a.reshape(1, -1)
+    rows = max(1, CHUNK_BYTES // max(1, a2.shape[1] * a2.itemsize))
+    return [a2[i:i + rows] for i in range(0, a2.shape[0], rows)]
+
+
+class _Moments:
+    """Streaming mean / centred sum of squares / min / max over blocks (Chan et al.'s merge of
+    per-block two-pass results, in float64), so one read of the matrix gives accurate moments."""
+
+    __slots__ = ("n", "mean", "m2", "lo", "hi", "ok")
+
+    def __init__(self) -> None:
+        self.n, self.mean, self.m2 = 0, 0.0, 0.0
+        self.lo, self.hi = math.inf, -math.inf
+        self.ok = True  # False: an entry is non-finite, or squares would leave the dtype's range
+
+    def add(self, c: Array, safe_top: tuple[float, float]) -> None:
+        lo, hi = float(c.min()), float(c.max())
+        self.lo, self.hi = min(self.lo, lo), max(self.hi, hi)
+        if not self.ok:
+            return
+        top = max(abs(lo), abs(hi))
+        if not _all_finite(lo, hi) or (top > 0 and not safe_top[0] <= top <= safe_top[1]):
+            self.ok = False
+            return
+        m = c.size
+        cm = float(c.sum(dtype=np.float64)) / m
+        d = (c - c.dtype.type(cm)).ravel()
+        cm2 = float(np.dot(d, d))
+        n = self.n + m
+        delta = cm - self.mean
+        self.mean += delta * m / n
+        self.m2 += cm2 + delta * delta * self.n * m / n
+        self.n = n
+
+    def result(self) -> MomentStats:
+        var = self.m2 / self.n
+        return MomentStats(self.mean, math.sqrt(var), self.lo, self.hi, math.sqrt(var + self.mean ** 2), 0.0)
+
+
+def _safe_top(dtype: np.dtype, block: int) -> tuple[float, float]:
+    """Magnitudes whose squares, summed over a block, stay within the dtype's normal range."""
+    info = np.finfo(dtype) if dtype.kind == "f" else np.finfo(np.float64)
+    return math.sqrt(float(info.tiny)) * 1e6, math.sqrt(float(info.max) / 16 / max(block, 1))
+
+
 def moments(a: Array) -> MomentStats:
+    """Moments of any array in float64 precision, streamed over cache-sized blocks (see _Moments);
+    arrays with non-finite entries or extreme magnitudes take the whole-array path below."""
+    if a.size == 0:
+        return _moments_whole(a)
+    acc = _Moments()
+    with np.errstate(all="ignore"):
+        blocks = _row_blocks(a)
+        safe = _safe_top(a.dtype, blocks[0].size)
+        for c in blocks:
+            acc.add(c, safe)
+    return acc.result() if acc.ok else _moments_whole(a)
+
+
+def _moments_whole(a: Array) -> MomentStats:
     """Moments of a 2-D (or any) array, computed in float64 precision.
 
     Two passes (mean, then the centred sum of squares), so that std stays accurate
@@ -155,25 +223,94 @@ def layer_stats(
     The histogram range is ``hist_range`` if given, else the activation's bounds
     if it is bounded, else the finite data range.
     """
-    m = moments(h)
-    n = h.size
-    with np.errstate(all="ignore"):
-        zero_frac = 1.0 - np.count_nonzero(h) / n if n else 0.0
-        sat: float | None = None
-        dead: float | None = None
-        if act is not None:
-            if act.saturated is not None:
-                zz = z if z is not None else h
-                if act.pieces == 1:
-                    sat = float(np.count_nonzero(act.saturated(zz, h))) / n
-            dead = float(np.count_nonzero(np.count_nonzero(h, axis=0) == 0)) / h.shape[1]
+    m, _, counts = _fused(h, None, act, bins, _fixed_range(act, hist_range))
+    return _finish(h, m, counts, act, bins, hist_range)
+
+
+def layer_and_pre_stats(
+    h: Array, u: Array, act: Activation, bins: int = DEFAULT_BINS,
+    hist_range: tuple[float, float] | None = None,
+) -> tuple[LayerStats, MomentStats]:
+    """A layer's statistics and its pre-activation moments, from one streamed read of h and u."""
+    m, pre, counts = _fused(h, u, act, bins, _fixed_range(act, hist_range))
+    return _finish(h, m, counts, act, bins, hist_range), pre  # type: ignore[return-value]
+
+
+def _fixed_range(act: Activation | None, hist_range: tuple[float, float] | None) -> tuple[float, float] | None:
     if hist_range is not None:
-        lo, hi = hist_range
-    elif act is not None and act.bounds is not None:
-        lo, hi = act.bounds
-    elif m.nonfinite_frac == 0.0:
-        lo, hi = m.min, m.max
-    else:
-        finite = h[np.isfinite(h)]
-        lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (math.nan, math.nan)
-    return LayerStats(m, sat, float(zero_frac), dead, histogram(h, bins, lo, hi))
+        return hist_range
+    if act is not None and act.bounds is not None:
+        return act.bounds
+    return None
+
+
+def _fused(h: Array, u: Array | None, act: Activation | None, bins: int,
+           rng: tuple[float, float] | None) -> tuple[MomentStats, MomentStats | None, dict[str, Any]]:
+    """One pass over row blocks of h (and u, the activation's input): moments of both, exact zeros,
+    saturated entries, units alive in some example, and the histogram when its range is known."""
+    n = h.size
+    hm, um = _Moments(), _Moments()
+    nonzero = sat = 0
+    alive = np.zeros(h.shape[1] if h.ndim == 2 else 1, dtype=bool)
+    hist = np.zeros(bins, dtype=np.int64)
+    outside = 0
+    edges = None
+    with np.errstate(all="ignore"):
+        hb = _row_blocks(h)
+        ub = _row_blocks(u) if u is not None else [None] * len(hb)
+        if u is not None and len(ub) != len(hb):  # maxout: u has more columns; match the row blocks
+            rows = hb[0].shape[0]
+            u2 = u.reshape(u.shape[0], -1)
+            ub = [u2[i:i + rows] for i in range(0, u2.shape[0], rows)]
+        safe_h = _safe_top(h.dtype, hb[0].size)
+        safe_u = _safe_top(u.dtype, ub[0].size) if u is not None else safe_h
+        sat_rule = act.saturated if (act is not None and act.pieces == 1) else None
+        for hc, uc in zip(hb, ub):
+            hm.add(hc, safe_h)
+            if uc is not None:
+                um.add(uc, safe_u)
+            nonzero += int(np.count_nonzero(hc))
+            if act is not None:
+                if sat_rule is not None:
+                    sat += int(np.count_nonzero(sat_rule(uc if uc is not None else hc, hc)))
+                np.logical_or(alive, hc.any(axis=0), out=alive)
+            if rng is not None:
+                part = histogram(hc, bins, rng[0], rng[1])
+                hist += part.counts
+                outside += part.outside
+                edges = part.edges
+    m = hm.result() if hm.ok else _moments_whole(h)
+    pre = None if u is None else (um.result() if um.ok else _moments_whole(u))
+    counts = {"zero_frac": 1.0 - nonzero / n if n else 0.0,
+              "sat": (sat / n) if sat_rule is not None else None,
+              "dead": (1.0 - float(np.count_nonzero(alive)) / alive.size) if act is not None else None,
+              "hist": Histogram(edges, hist, outside) if edges is not None else None}
+    return m, pre, counts
+
+
+def _finish(h: Array, m: MomentStats, counts: dict[str, Any], act: Activation | None, bins: int,
+            hist_range: tuple[float, float] | None) -> LayerStats:
+    hist = counts["hist"]
+    if hist is None:  # the range is the data's: known only now
+        if m.nonfinite_frac == 0.0:
+            lo, hi = m.min, m.max
+        else:
+            finite = h[np.isfinite(h)]
+            lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (math.nan, math.nan)
+        hist = _blocked_histogram(h, bins, lo, hi)
+    sat = counts["sat"]
+    if act is not None and act.saturated is None:
+        sat = None
+    return LayerStats(m, sat, float(counts["zero_frac"]), counts["dead"], hist)
+
+
+def _blocked_histogram(a: Array, bins: int, lo: float, hi: float) -> Histogram:
+    """histogram() over cache-sized row blocks (the same counts, summed)."""
+    blocks = _row_blocks(a)
+    first = histogram(blocks[0], bins, lo, hi)
+    counts, outside = first.counts.copy(), first.outside
+    for c in blocks[1:]:
+        part = histogram(c, bins, lo, hi)
+        counts += part.counts
+        outside += part.outside
+    return Histogram(first.edges, counts, outside)
