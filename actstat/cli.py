@@ -465,6 +465,7 @@ def probe(fmt: str, no_headers: bool, fail_on: str | None, hist_path: str | None
     if dpi is not None and not (hist_path or plot_path):
         raise click.UsageError("--dpi needs --hist or --plot")
     fail_kinds = parse_fail_on(fail_on, _all_kinds())
+    check_grad_options(kw, fail_kinds)
     with core_errors():
         pictures = check_pictures(hist=hist_path, plot=plot_path)
         doc = run_probe_command(kw)
@@ -477,6 +478,24 @@ def _all_kinds() -> tuple[str, ...]:
     from .diagnostics import FORWARD_KINDS, GRADIENT_KINDS
 
     return FORWARD_KINDS + GRADIENT_KINDS
+
+
+def check_grad_options(kw: dict[str, Any], fail_kinds: frozenset[str]) -> None:
+    """--loss/--classes/--lr, or a gradient kind in --fail-on, without --grad would silently do nothing."""
+    from .diagnostics import GRADIENT_KINDS
+
+    if kw.get("grad"):
+        return
+    ctx = click.get_current_context()
+    given = [f"--{n}" for n in ("loss", "classes", "lr")
+             if ctx.get_parameter_source(n) not in (None, click.core.ParameterSource.DEFAULT)]
+    if given:
+        raise click.UsageError(f"{', '.join(given)} only {'means' if len(given) == 1 else 'mean'} something with"
+                               " --grad")
+    named = sorted(k for k in fail_kinds if k in GRADIENT_KINDS)
+    value = ctx.params.get("fail_on") or ""
+    if named and "any" not in value.split(","):
+        raise click.UsageError(f"--fail-on {','.join(named)} needs --grad (no backward pass, so it could never fire)")
 
 
 def run_probe_command(kw: dict[str, Any]) -> dict[str, Any]:
@@ -602,6 +621,7 @@ def compare(fmt: str, no_headers: bool, fail_on: str | None, jobs: int | None, p
     from .diagnostics import FORWARD_KINDS, GRADIENT_KINDS
 
     fail_kinds = parse_fail_on(fail_on, FORWARD_KINDS + GRADIENT_KINDS)
+    check_grad_options(kw, fail_kinds)
     if dpi is not None and plot_path is None:
         raise click.UsageError("--dpi needs --plot")
     if log_scale and plot_path is None:
@@ -713,6 +733,7 @@ def report(out: str, replace: bool, dpi: int, fail_on: str | None, **kw: Any) ->
     from .rendering.report import REPORT_FILES, write_report
 
     fail_kinds = parse_fail_on(fail_on, _all_kinds())
+    check_grad_options(kw, fail_kinds)
     with core_errors():
         check_output_dir(out, replace)
         doc = run_probe_command({**kw, "force": replace})

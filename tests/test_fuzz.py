@@ -13,6 +13,7 @@ import json
 import math
 from typing import Any
 
+import pytest
 from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -20,6 +21,17 @@ from hypothesis import strategies as st
 from actstat.activations import ACTIVATIONS
 from actstat.cli import cli
 from actstat.initializers import INITIALIZERS
+
+@pytest.fixture(autouse=True, scope="module")
+def _in_a_scratch_directory(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """Mangled command lines may name output files (x.png): keep them out of the repository."""
+    import os
+
+    old = os.getcwd()
+    os.chdir(tmp_path_factory.mktemp("fuzz"))
+    yield
+    os.chdir(old)
+
 
 settings.register_profile("fuzz-long", max_examples=5000, deadline=None)
 FUZZ = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow],
@@ -64,13 +76,15 @@ def valid_probe_args(draw: Any) -> list[str]:
         args += ["--dropout", str(draw(st.floats(0, 0.9))), "--dropout-mode", draw(st.sampled_from(["inverted", "classic"]))]
     args += ["--input", draw(st.sampled_from(["normal", "uniform", "positive"]))]
     args += ["--seed", str(draw(st.integers(0, 2**31))), "--dtype", draw(st.sampled_from(["float32", "float64"]))]
-    if draw(st.booleans()):
+    grad = draw(st.booleans())
+    if grad:
         args += ["--grad", "--loss", draw(st.sampled_from(["softmax", "mse", "random"])),
                  "--classes", str(draw(st.integers(2, 12))), "--lr", str(draw(st.floats(1e-6, 10)))]
     if draw(st.booleans()):
         args += ["--bins", str(draw(st.integers(1, 40)))]
     if draw(st.booleans()):
-        args += ["--fail-on", draw(st.sampled_from(["any", "vanishing", "saturation,dead", "symmetry", "vanishing_gradient,zigzag"]))]
+        kinds = ["any", "vanishing", "saturation,dead", "symmetry"] + (["vanishing_gradient,zigzag"] if grad else [])
+        args += ["--fail-on", draw(st.sampled_from(kinds))]
     args += ["--format", draw(st.sampled_from(FORMATS))]
     return args
 
@@ -130,3 +144,104 @@ def test_mangled_probe_command_lines(args: list[str]) -> None:
         assert r.stdout == ""
     else:
         check_output(args[len(args) - 1 - args[::-1].index("--format") + 1], r.stdout)
+
+
+# --- compare and theory -------------------------------------------------------------------------
+
+FUZZ_100 = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow],
+                    derandomize=True)
+THEORY_ACTS = [a for a in ACTIVATIONS if a != "maxout"] + ["leaky_relu:0.1", "elu:0.5"]
+
+
+@st.composite
+def valid_compare_args(draw: Any) -> list[str]:
+    lst = lambda s: ",".join(draw(st.lists(s, min_size=1, max_size=2)))  # noqa: E731
+    args = ["compare", "--act", lst(ACT_SPECS), "--init", lst(st.sampled_from(["he", "xavier", "normal:0.5",
+                                                                               "zeros", "orthogonal"])),
+            "--layers", lst(st.sampled_from(["1", "2", "4"])), "--width", lst(st.sampled_from(["1", "3", "8"])),
+            "--batch", str(draw(st.integers(2, 10))), "--jobs", "1", "--seed", str(draw(st.integers(0, 99)))]
+    if draw(st.booleans()):
+        args += ["--batchnorm-both"]
+    if draw(st.booleans()):
+        args += ["--grad", "--loss", draw(st.sampled_from(["softmax", "mse", "random"]))]
+    if draw(st.booleans()):
+        args += ["--dtype", lst(st.sampled_from(["float32", "float64"]))]
+    if draw(st.booleans()):
+        args += ["--fail-on", draw(st.sampled_from(["any", "vanishing,dead"]))]
+    args += ["--format", draw(st.sampled_from(FORMATS))]
+    return args
+
+
+@st.composite
+def valid_theory_args(draw: Any) -> list[str]:
+    args = ["theory", "--act", draw(st.sampled_from(THEORY_ACTS)), "--layers", str(draw(st.integers(1, 30))),
+            "--sigma-b", draw(st.sampled_from(["0", "0.3", "1"])), "--q0", str(draw(st.floats(1e-3, 100)))]
+    if draw(st.booleans()):
+        args += ["--critical"]
+    else:
+        args += ["--sigma-w", str(draw(st.floats(0.01, 20)))]
+    args += ["--format", draw(st.sampled_from(FORMATS))]
+    return args
+
+
+def check_report(args: list[str], r: Any) -> None:
+    fmt = args[len(args) - 1 - args[::-1].index("--format") + 1]
+    if fmt == "json":
+        doc = json.loads(r.stdout, parse_constant=lambda c: (_ for _ in ()).throw(ValueError(c)))
+        rows = doc.get("configs") or doc.get("layers")
+        assert rows
+        for row in rows:
+            for v in row.values():
+                assert not isinstance(v, float) or math.isfinite(v)
+    elif fmt in ("csv", "tsv"):
+        rows = list(csv.reader(io.StringIO(r.stdout), dialect="excel-tab" if fmt == "tsv" else "excel"))
+        assert len(rows) >= 2 and len({len(x) for x in rows}) == 1
+    elif fmt == "ndjson":
+        for line in r.stdout.splitlines():
+            json.loads(line)
+    else:
+        assert r.stdout.strip() and "Traceback" not in r.stdout
+
+
+@FUZZ_100
+@given(valid_compare_args())
+def test_valid_compare_command_lines(args: list[str]) -> None:
+    r = CliRunner().invoke(cli, args, catch_exceptions=False)
+    assert r.exit_code in ({0, 3} if "--fail-on" in args else {0}), (args, r.stderr)
+    check_report(args, r)
+
+
+@FUZZ_100
+@given(valid_theory_args())
+def test_valid_theory_command_lines(args: list[str]) -> None:
+    r = CliRunner().invoke(cli, args, catch_exceptions=False)
+    if "--critical" in args and r.exit_code == 2:  # a real answer: no critical sigma_w for this act and bias
+        assert "no critical sigma_w" in r.stderr and r.stderr.count("\n") == 1
+        return
+    assert r.exit_code == 0, (args, r.stderr)
+    check_report(args, r)
+
+
+THEORY_OPTIONS = ["--act", "--sigma-w", "--sigma-b", "--layers", "--q0", "--format", "--phase-diagram", "--dpi"]
+COMPARE_OPTIONS = ["--act", "--init", "--layers", "--width", "--batch", "--dropout", "--gain", "--dtype", "--jobs",
+                   "--threshold", "--fail-on", "--format", "--loss", "--input"]
+
+
+@st.composite
+def mangled(draw: Any, base: Any, options: list[str]) -> list[str]:
+    args = draw(base)
+    for _ in range(draw(st.integers(1, 3))):
+        args += [draw(st.sampled_from(options)), draw(JUNK | st.sampled_from(["tanh,", ",", "x.png", "maxout"]))]
+    return args
+
+
+@FUZZ_100
+@given(st.one_of(mangled(valid_compare_args(), COMPARE_OPTIONS), mangled(valid_theory_args(), THEORY_OPTIONS)))
+def test_mangled_compare_and_theory_command_lines(args: list[str]) -> None:
+    r = CliRunner().invoke(cli, args, catch_exceptions=False)
+    assert r.exit_code in (0, 2, 3), (args, r.exit_code, r.stderr)
+    assert "Traceback" not in r.stderr
+    if r.exit_code == 2:
+        lines = r.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("Error:"), (args, r.stderr)
+        assert r.stdout == ""

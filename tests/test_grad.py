@@ -320,3 +320,11 @@ def test_memory_estimate_for_grad_covers_the_kept_layers() -> None:
     bwd = estimate_memory(ProbeConfig(widths=(256,) * 500, batch=1024, grad=True), act, keep_all=True)
     # the backward pass keeps u and the output of every layer: at least 2 x 500 x batch x width floats
     assert bwd >= 2 * 500 * 1024 * 256 * 8 > 50 * fwd
+
+
+def test_gradient_options_without_grad_are_usage_errors() -> None:
+    for args in (["--loss", "mse"], ["--classes", "5"], ["--lr", "0.1"], ["--fail-on", "vanishing_gradient"]):
+        r = CliRunner().invoke(cli, ["probe", "--layers", "2", "--width", "4", "--batch", "4", *args])
+        assert r.exit_code == 2 and "--grad" in r.stderr, args
+    r = CliRunner().invoke(cli, ["compare", "--layers", "2", "--width", "4", "--batch", "4", "--lr", "0.1"])
+    assert r.exit_code == 2
