@@ -92,6 +92,80 @@ def summarize(doc: dict[str, Any], label: str) -> dict[str, Any]:
     return row
 
 
+BLAS_THREAD_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+class _BlasThreads:
+    """OpenBLAS's thread count in this process, through its C API (as threadpoolctl does); None from
+    find() when the loaded BLAS does not expose it (then --jobs 1 also runs in a worker process)."""
+
+    NAMES = ("scipy_openblas_set_num_threads64_", "scipy_openblas_set_num_threads", "openblas_set_num_threads",
+             "openblas_set_num_threads64_")
+
+    def __init__(self, set_fn: Any, get_fn: Any) -> None:
+        self.set_fn, self.get_fn = set_fn, get_fn
+
+    @classmethod
+    def find(cls) -> _BlasThreads | None:
+        import ctypes
+
+        try:
+            with open("/proc/self/maps") as fh:
+                paths = {line.split()[-1] for line in fh if "openblas" in line.lower() and "/" in line}
+        except OSError:
+            return None
+        for path in sorted(paths):
+            try:
+                lib = ctypes.CDLL(path)
+            except OSError:
+                continue
+            for name in cls.NAMES:
+                if hasattr(lib, name) and hasattr(lib, name.replace("set_", "get_")):
+                    return cls(getattr(lib, name), getattr(lib, name.replace("set_", "get_")))
+        return None
+
+    def limit(self, n: int) -> Any:
+        import contextlib
+
+        @contextlib.contextmanager
+        def ctx() -> Any:
+            old = int(self.get_fn())
+            self.set_fn(n)
+            try:
+                yield
+            finally:
+                self.set_fn(old)
+
+        return ctx()
+
+
+class _single_threaded_blas:
+    """Set the BLAS thread variables to 1 while worker processes start (they read them at import)."""
+
+    def __enter__(self) -> None:
+        import os
+
+        self.saved = {k: os.environ.get(k) for k in BLAS_THREAD_VARS}
+        for k in BLAS_THREAD_VARS:
+            os.environ[k] = "1"
+
+    def __exit__(self, *exc: object) -> None:
+        import os
+
+        for k, v in self.saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def _worker_init() -> None:
+    """Workers leave Ctrl-C to the parent, which stops them."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 def _probe(cfg: ProbeConfig, x: np.ndarray | None) -> dict[str, Any]:
     return run_probe(cfg, x).to_dict()
 
@@ -105,22 +179,36 @@ def run_compare(
         validate(c)  # every error before any work
     names = labels(configs)
     docs: list[dict[str, Any]] = []
-    if jobs <= 1 or len(configs) <= 1:
-        for i, c in enumerate(configs):
-            docs.append(_probe(c, x))
-            if on_done:
-                on_done(i + 1, len(configs))
+    serial = jobs <= 1 or len(configs) <= 1
+    blas = _BlasThreads.find() if serial else None
+    if serial and blas is not None:
+        # every configuration runs with one BLAS thread, in this process or in a worker, so that
+        # --jobs 1 and --jobs N give the same bits (BLAS sums in a thread-dependent order)
+        with blas.limit(1):
+            for i, c in enumerate(configs):
+                docs.append(_probe(c, x))
+                if on_done:
+                    on_done(i + 1, len(configs))
     else:
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
 
         ctx = multiprocessing.get_context("spawn")  # no fork of a process that holds BLAS threads
-        with ProcessPoolExecutor(max_workers=min(jobs, len(configs)), mp_context=ctx) as pool:
-            futures = [pool.submit(_probe, c, x) for c in configs]
+        workers = max(1, min(jobs, len(configs)))
+        with _single_threaded_blas():  # the workers share the cores: one BLAS thread each
+            pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_worker_init)
+            futures = [pool.submit(_probe, c, x) for c in configs]  # (workers start here)
+        try:
             for i, f in enumerate(futures):
                 docs.append(f.result())
                 if on_done:
                     on_done(i + 1, len(configs))
+        except BaseException:  # Ctrl-C or an error: stop the workers now, not after their current probe
+            for p in list(getattr(pool, "_processes", {}).values()):
+                p.terminate()
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+        pool.shutdown()
     rows = [summarize(d, n) for d, n in zip(docs, names)]
     warnings = [{"config": n, **w} for d, n in zip(docs, names) for w in d["warnings"]]
     return {
