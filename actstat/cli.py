@@ -506,7 +506,7 @@ def run_probe_command(kw: dict[str, Any]) -> dict[str, Any]:
     cfg = build_config(kw)
     cfg, x = user_input(cfg, batch_given)
     total = cfg.layers * (2 if cfg.grad else 1)
-    with progress_bar(total, "layers", min_total=2, min_seconds=1.0) as on_layer:
+    with progress_bar(total, "layers", min_total=2) as on_layer:
         return run_probe(cfg, x, on_layer).to_dict()
 
 
@@ -673,11 +673,12 @@ def replace_cfg(cfg: Any, **changes: Any) -> Any:
 
 
 @contextlib.contextmanager
-def progress_bar(total: int, what: str, min_total: int = 1,
-                 min_seconds: float = 0.0) -> Iterator[Callable[[int, int], None] | None]:
+def progress_bar(total: int, what: str, min_total: int = 1, min_seconds: float = 0.5,
+                 min_projected: float = 2.0) -> Iterator[Callable[[int, int], None] | None]:
     """A rich progress bar on stderr (done, rate, time left), only when stderr is a terminal, there are
-    at least ``min_total`` steps, and (with ``min_seconds``) the run has already taken that long, so
-    quick runs never flash a bar. Off a terminal: nothing, and rich's progress is never imported."""
+    at least ``min_total`` steps, and the run, once ``min_seconds`` old, is projected to take more than
+    ``min_projected`` seconds in all: quick runs never flash a bar. Off a terminal: nothing, and
+    rich's progress is never imported."""
     import time
 
     err = sys.stderr
@@ -689,7 +690,8 @@ def progress_bar(total: int, what: str, min_total: int = 1,
 
     def advance(done: int, total_: int) -> None:
         if "prog" not in state:
-            if time.monotonic() - start < min_seconds or done >= total_:
+            elapsed = time.monotonic() - start
+            if elapsed < min_seconds or done >= total_ or elapsed / max(done, 1) * total_ < min_projected:
                 return
             from rich.console import Console
             from rich.progress import (
