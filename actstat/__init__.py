@@ -10,12 +10,46 @@ Library first: everything the CLI does is available here.
 
 __version__ = "0.1.0"
 
-from .activations import ACTIVATIONS, Activation, get_activation  # noqa: E402
-from .diagnostics import THRESHOLDS, Diagnostic, diagnose  # noqa: E402
-from .errors import ActstatError, ConfigError, DataError, MemoryLimitError, UnknownNameError  # noqa: E402
-from .initializers import INITIALIZERS, InitSpec, get_initializer  # noqa: E402
-from .probe import ProbeConfig, ProbeResult, run_probe  # noqa: E402
-from .stats import LayerStats, layer_stats  # noqa: E402
+from typing import TYPE_CHECKING, Any
+
+# The names below are imported on first use (PEP 562), so that `actstat --help` and
+# `actstat list` do not pay for numpy.random and the whole core at start-up.
+_LAZY = {
+    "ACTIVATIONS": "activations", "Activation": "activations", "get_activation": "activations",
+    "THRESHOLDS": "diagnostics", "Diagnostic": "diagnostics", "diagnose": "diagnostics",
+    "ActstatError": "errors", "ConfigError": "errors", "DataError": "errors",
+    "MemoryLimitError": "errors", "UnknownNameError": "errors",
+    "INITIALIZERS": "initializers", "InitSpec": "initializers", "get_initializer": "initializers",
+    "ProbeConfig": "probe", "ProbeResult": "probe", "run_probe": "probe",
+    "LayerStats": "stats", "layer_stats": "stats",
+    "run_compare": "compare", "analyse": "theory", "critical_sigma_w": "theory",
+}
+
+if TYPE_CHECKING:
+    from .activations import ACTIVATIONS, Activation, get_activation
+    from .diagnostics import THRESHOLDS, Diagnostic, diagnose
+    from .errors import ActstatError, ConfigError, DataError, MemoryLimitError, UnknownNameError
+    from .initializers import INITIALIZERS, InitSpec, get_initializer
+    from .probe import ProbeConfig, ProbeResult, run_probe
+    from .stats import LayerStats, layer_stats
+    from .compare import run_compare
+    from .theory import analyse, critical_sigma_w
+
+
+def __getattr__(name: str) -> Any:
+    mod = _LAZY.get(name)
+    if mod is None:
+        raise AttributeError(f"module 'actstat' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(f".{mod}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
+
 
 __all__ = [
     "ACTIVATIONS",
@@ -38,4 +72,7 @@ __all__ = [
     "get_initializer",
     "layer_stats",
     "run_probe",
+    "run_compare",
+    "analyse",
+    "critical_sigma_w",
 ]

@@ -549,11 +549,13 @@ def user_input(cfg: Any, batch_given: bool) -> tuple[Any, Any]:
 
 def emit(doc: dict[str, Any], fmt: str, no_headers: bool, kind: str) -> None:
     """Write the report ``doc`` (a probe, compare, list or theory document) in ``fmt`` to stdout."""
-    from .rendering import records, table
-
     if fmt == "table":
+        from .rendering import table  # rich only for tables
+
         getattr(table, f"render_{kind}_table")(doc, sys.stdout)
         return
+    from .rendering import records
+
     rec = getattr(records, f"{kind}_records")(doc)
     sys.stdout.write(records.RENDERERS[fmt](doc, rec, not no_headers))
 

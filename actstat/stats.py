@@ -202,8 +202,9 @@ def histogram(a: Array, bins: int, lo: float, hi: float) -> Histogram:
         # rounding can put a value next to an edge in the neighbouring bin: numpy
         # corrects that against the edges, and so must we to give the same counts
         np.maximum(ii, 0, out=ii)
-        ii -= vals < edges[ii]
-        ii += (vals >= edges[ii + 1]) & (ii != bins - 1)
+        cmp = _compare_edges(a.dtype, bins, lo, hi, edges)
+        ii -= vals < cmp[ii]
+        ii += (vals >= cmp[ii + 1]) & (ii != bins - 1)
         np.clip(ii, 0, bins - 1, out=ii)
         counts = np.bincount(ii, minlength=bins).astype(np.int64)
     return Histogram(edges, counts, n_out)
@@ -255,6 +256,7 @@ def _fused(h: Array, u: Array | None, act: Activation | None, bins: int,
     hist = np.zeros(bins, dtype=np.int64)
     outside = 0
     edges = None
+    work: dict[str, Array] = {}
     with np.errstate(all="ignore"):
         hb = _row_blocks(h)
         ub = _row_blocks(u) if u is not None else [None] * len(hb)
@@ -275,15 +277,17 @@ def _fused(h: Array, u: Array | None, act: Activation | None, bins: int,
                     sat += int(np.count_nonzero(sat_rule(uc if uc is not None else hc, hc)))
                 np.logical_or(alive, hc.any(axis=0), out=alive)
             if rng is not None:
-                part = histogram(hc, bins, rng[0], rng[1])
-                hist += part.counts
-                outside += part.outside
-                edges = part.edges
+                if edges is None:
+                    edges = histogram(hc[:1], bins, rng[0], rng[1]).edges
+                if not _histogram_inside(hc, bins, rng[0], rng[1], edges, hist, hm, work):
+                    part = histogram(hc, bins, rng[0], rng[1])
+                    hist += part.counts
+                    outside += part.outside
     m = hm.result() if hm.ok else _moments_whole(h)
     pre = None if u is None else (um.result() if um.ok else _moments_whole(u))
-    counts = {"zero_frac": 1.0 - nonzero / n if n else 0.0,
+    counts = {"zero_frac": (n - nonzero) / n if n else 0.0,
               "sat": (sat / n) if sat_rule is not None else None,
-              "dead": (1.0 - float(np.count_nonzero(alive)) / alive.size) if act is not None else None,
+              "dead": (alive.size - int(np.count_nonzero(alive))) / alive.size if act is not None else None,
               "hist": Histogram(edges, hist, outside) if edges is not None else None}
     return m, pre, counts
 
@@ -302,6 +306,56 @@ def _finish(h: Array, m: MomentStats, counts: dict[str, Any], act: Activation | 
     if act is not None and act.saturated is None:
         sat = None
     return LayerStats(m, sat, float(counts["zero_frac"]), counts["dead"], hist)
+
+
+def _compare_edges(dtype: np.dtype, bins: int, lo: float, hi: float, edges: Array) -> Array:
+    """The edges np.histogram compares values with: computed in the data's dtype (float32 data,
+    float32 edges: its bins follow np.result_type of the data and the range)."""
+    if dtype == np.float32:
+        with np.errstate(all="ignore"):
+            e = np.linspace(lo, hi, bins + 1, dtype=np.float32)
+        if np.all(np.isfinite(e)):
+            return e
+    return edges
+
+
+def _histogram_inside(c: Array, bins: int, lo: float, hi: float, edges: Array, counts: Array,
+                      acc: _Moments, work: dict[str, Array]) -> bool:
+    """Add ``c``'s histogram to ``counts`` when every entry is finite and inside [lo, hi] (the block's
+    extremes are in ``acc``'s running min/max); False (nothing added) otherwise.
+
+    The bin index comes from one subtract and multiply in the data's dtype, into reused buffers;
+    only entries within rounding distance of a bin edge (a tiny share) are then settled by comparing
+    with the edges, exactly as np.histogram does, so the counts are np.histogram's."""
+    if not (acc.ok and lo <= acc.lo and acc.hi <= hi and math.isfinite(hi - lo) and hi > lo):
+        return False
+    if c.dtype.kind != "f":
+        return False
+    flat = c.reshape(-1)
+    n = flat.size
+    t = c.dtype.type
+    if work.get("f") is None or work["f"].size < n or work["f"].dtype != c.dtype:
+        work["f"], work["g"], work["i"] = np.empty(n, c.dtype), np.empty(n, c.dtype), np.empty(n, np.intp)
+    f, g, ii = work["f"][:n], work["g"][:n], work["i"][:n]
+    np.subtract(flat, t(lo), out=f)
+    f *= t(bins / (hi - lo))
+    np.copyto(ii, f, casting="unsafe")  # truncation: f >= 0, so the floor
+    np.copyto(g, ii, casting="unsafe")
+    np.subtract(f, g, out=g)  # the fractional part
+    g -= t(0.5)
+    np.abs(g, out=g)
+    tol = 1e-4 if c.dtype.itemsize <= 4 else 1e-9
+    near = np.flatnonzero(g > t(0.5 - tol))  # within tol of an edge (v == hi included)
+    if near.size:
+        v = flat[near]
+        cmp = _compare_edges(c.dtype, bins, lo, hi, edges)
+        k = np.minimum(ii[near], bins - 1)
+        k -= v < cmp[k]
+        k += (v >= cmp[k + 1]) & (k != bins - 1)
+        np.clip(k, 0, bins - 1, out=k)
+        ii[near] = k
+    counts += np.bincount(ii, minlength=bins)[:bins]
+    return True
 
 
 def _blocked_histogram(a: Array, bins: int, lo: float, hi: float) -> Histogram:

@@ -255,8 +255,8 @@ def critical_sigma_w(act: Activation, sigma_b: float = 0.0) -> float | None:
     def reached(sw2: float) -> bool:
         """The fixed point the map reaches from q0 = 1 is critical (excludes unstable limits)."""
         sw = math.sqrt(sw2)
-        c = chi1(act, sw, fixed_point(act, sw, sigma_b, max_iter=3000))
-        return math.isfinite(c) and abs(c - 1.0) < 1e-2
+        c = chi1(act, sw, fixed_point(act, sw, sigma_b, max_iter=400))
+        return math.isfinite(c) and abs(c - 1.0) < 2e-2
 
     qs = sb2 + np.geomspace(1e-10, 1e6, 320)
     vals = [along(float(q))[1] for q in qs]
@@ -330,7 +330,7 @@ def analyse(act: Activation, sigma_w: float, sigma_b: float = 0.0, layers: int =
     return TheoryResult(
         act.spec, sigma_w, sigma_b, q0, q_star, chi, phase(chi),
         depth_scale_q(act, sigma_w, sigma_b, q_star), depth_scale_c(act, sigma_w, sigma_b, q_star, chi),
-        critical_sigma_w(act, sigma_b) if critical else None,
+        cached_critical_sigma_w(act, sigma_b) if critical else None,
         variance_map(act, sigma_w, sigma_b, q0, layers),
     )
 

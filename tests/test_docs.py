@@ -3,6 +3,7 @@ the README's test command verbatim."""
 
 from __future__ import annotations
 
+import json
 import re
 import shlex
 from pathlib import Path
@@ -49,6 +50,34 @@ def test_readme_command_runs(command: str, tmp_path: Path, monkeypatch: pytest.M
         args += ["--batch", "200"]  # same code paths, a fifth of the time
     r = CliRunner().invoke(cli, args, catch_exceptions=False)
     assert r.exit_code in (0, 3), (command, r.stderr)
+    if args[:1] == ["gallery"]:  # and the committed sample reports are what it writes today
+        fresh, saved = tmp_path / args[1], ROOT / "sample_reports"
+        assert sorted(p.name for p in fresh.iterdir()) == sorted(p.name for p in saved.iterdir())
+        for case in fresh.iterdir():
+            if case.is_dir():
+                a = json.loads((saved / case.name / "report.json").read_text())
+                b = json.loads((case / "report.json").read_text())
+                a.pop("actstat_version"), b.pop("actstat_version")
+                assert_same_numbers(a, b, case.name)
+
+
+def assert_same_numbers(a, b, where: str) -> None:
+    """Equal documents up to the last bits of floating point (another CPU's BLAS may round differently)."""
+    hint = f"{where}: regenerate with `actstat gallery sample_reports --force`"
+    if isinstance(a, dict):
+        assert isinstance(b, dict) and a.keys() == b.keys(), hint
+        for k in a:
+            assert_same_numbers(a[k], b[k], f"{where}.{k}")
+    elif isinstance(a, list):
+        assert isinstance(b, list) and len(a) == len(b), hint
+        for x, y in zip(a, b):
+            assert_same_numbers(x, y, where)
+    elif isinstance(a, float) and isinstance(b, float):
+        assert b == pytest.approx(a, rel=1e-6, abs=1e-12), hint
+    elif isinstance(a, int) and isinstance(b, int) and not isinstance(a, bool):
+        assert abs(a - b) <= 2, hint  # a histogram count next to a bin edge
+    else:
+        assert a == b, hint
 
 
 @pytest.mark.parametrize("name", sorted(cli.commands))

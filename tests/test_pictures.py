@@ -157,41 +157,17 @@ def test_gallery_reduced(tmp_path: Path) -> None:
     assert "unknown case" in run("gallery", str(tmp_path / "h"), "--only", "nope", code=2).stderr
 
 
-def assert_same_numbers(a, b, where: str) -> None:
-    """Equal documents up to the last bits of floating point (another CPU's BLAS may round differently)."""
-    hint = f"{where}: regenerate with `actstat gallery sample_reports --force`"
-    if isinstance(a, dict):
-        assert isinstance(b, dict) and a.keys() == b.keys(), hint
-        for k in a:
-            assert_same_numbers(a[k], b[k], f"{where}.{k}")
-    elif isinstance(a, list):
-        assert isinstance(b, list) and len(a) == len(b), hint
-        for x, y in zip(a, b):
-            assert_same_numbers(x, y, where)
-    elif isinstance(a, float) and isinstance(b, float):
-        assert b == pytest.approx(a, rel=1e-6, abs=1e-12), hint
-    elif isinstance(a, int) and isinstance(b, int) and not isinstance(a, bool):
-        assert abs(a - b) <= 2, hint  # a histogram count next to a bin edge
-    else:
-        assert a == b, hint
-
-
-def test_sample_reports_are_current() -> None:
-    """sample_reports/ holds what `actstat gallery` writes today: every case's JSON equals a fresh probe."""
-    from actstat.cli import probe as probe_cmd
+def test_sample_reports_cover_every_case() -> None:
+    """Every gallery case has its report in sample_reports/ (that the numbers are current is checked
+    where the README's gallery command runs: tests/test_docs.py)."""
     from actstat.gallery import CASES
 
     root = Path(__file__).resolve().parent.parent / "sample_reports"
     index = (root / "README.md").read_text()
     for case in CASES:
         assert f"({case.name}/report.md)" in index
-        saved = json.loads((root / case.name / "report.json").read_text())
-        fresh = json.loads(run("probe", *case.argv, "--format", "json", code=(0, 3)).stdout)
-        saved.pop("actstat_version"), fresh.pop("actstat_version")
-        assert_same_numbers(saved, fresh, case.name)
-        for name in ("hist.png", "plot.png", "report.md"):
+        for name in ("hist.png", "plot.png", "report.md", "report.json"):
             assert (root / case.name / name).is_file()
-    assert probe_cmd is not None
 
 
 def test_no_matplotlib_without_pictures() -> None:

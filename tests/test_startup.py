@@ -1,0 +1,30 @@
+"""Start-up stays light: `actstat --help` does not import numpy, a probe never imports matplotlib."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+CODE = """
+import sys
+from click.testing import CliRunner
+from actstat.cli import cli
+r = CliRunner().invoke(cli, {args!r})
+assert r.exit_code == 0, r.output
+print(sorted(m for m in {mods!r} if m in sys.modules))
+"""
+
+
+def _loaded(args: list[str], mods: list[str]) -> str:
+    out = subprocess.run([sys.executable, "-c", CODE.format(args=args, mods=mods)], capture_output=True,
+                         text=True, check=True)
+    return out.stdout.strip()
+
+
+def test_help_does_not_import_numpy_or_rich() -> None:
+    assert _loaded(["--help"], ["numpy", "rich", "matplotlib"]) == "[]"
+
+
+def test_probe_without_pictures_never_imports_matplotlib() -> None:
+    args = ["probe", "--layers", "2", "--width", "8", "--batch", "4"]
+    assert _loaded(args, ["numpy", "matplotlib"]) == "['numpy']"

@@ -1,0 +1,74 @@
+"""The block-wise (cache-sized) statistics give the plain numpy figures, whatever the block size:
+moments to rounding, histogram counts exactly (values on bin edges included), zero/dead/saturated
+counts exactly."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from actstat import stats
+from actstat.activations import get_activation
+from actstat.stats import layer_and_pre_stats, layer_stats, moments
+
+SHAPES = [(1, 1), (1, 257), (257, 1), (300, 70), (40, 300)]
+
+
+def matrix(shape: tuple[int, int], dtype: type, kind: str, rng: np.random.Generator) -> np.ndarray:
+    a = (rng.standard_normal(shape) * 0.7).astype(dtype)
+    if kind == "const":
+        a[...] = dtype(0.375)
+    elif kind == "nonfinite":
+        flat = a.ravel()
+        idx = rng.choice(flat.size, size=max(1, flat.size // 20), replace=False)
+        flat[idx[0::3]] = np.nan
+        flat[idx[1::3]] = np.inf
+        flat[idx[2::3]] = -np.inf
+    elif kind == "zeros":
+        a[a < 0.3] = 0
+    elif kind == "edges":  # values exactly on the bins' edges, as numpy computes them for this dtype
+        edges = np.linspace(dtype(-1), dtype(1), 31, dtype=dtype)
+        flat = a.ravel()
+        flat[::3] = rng.choice(edges, size=flat[::3].size)
+    return a
+
+
+@pytest.mark.parametrize("chunk", [8, 4096, stats.CHUNK_BYTES])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("kind", ["normal", "const", "nonfinite", "zeros", "edges"])
+@pytest.mark.parametrize("shape", SHAPES)
+def test_blocked_statistics_equal_plain_numpy(monkeypatch: pytest.MonkeyPatch, chunk: int, dtype: type, kind: str,
+                                               shape: tuple[int, int], rng: np.random.Generator) -> None:
+    monkeypatch.setattr(stats, "CHUNK_BYTES", chunk)
+    h = np.clip(matrix(shape, dtype, kind, rng), dtype(-1), dtype(1)) if kind != "nonfinite" else \
+        matrix(shape, dtype, kind, rng)
+    z = matrix(shape, dtype, "normal", rng)
+    tanh = get_activation("tanh")
+    for rng_ in [None, (-1.0, 1.0), (-0.3, 0.5)]:
+        st, pre = layer_and_pre_stats(h, z, tanh, 30, rng_)
+        finite = h[np.isfinite(h)]
+        lo, hi = rng_ if rng_ else (-1.0, 1.0)
+        np.testing.assert_array_equal(st.hist.counts, np.histogram(finite, 30, range=(lo, hi))[0])
+        assert st.hist.outside == int(np.count_nonzero((finite < lo) | (finite > hi)))
+        assert st.zero_frac == (h.size - np.count_nonzero(h)) / h.size
+        assert st.saturated_frac == np.count_nonzero(np.abs(h) > 0.99) / h.size
+        assert st.dead_frac == np.count_nonzero(~(h != 0).any(axis=0)) / h.shape[1]
+        ref = z.astype(np.float64)
+        assert pre.mean == pytest.approx(ref.mean(), rel=1e-6, abs=1e-7)
+        assert pre.std == pytest.approx(ref.std(), rel=1e-6)
+    m = moments(h)
+    if kind != "nonfinite":
+        ref = h.astype(np.float64)
+        assert m.mean == pytest.approx(ref.mean(), rel=1e-6, abs=1e-7)
+        assert m.std == pytest.approx(ref.std(), rel=1e-5, abs=1e-7)
+        assert (m.min, m.max) == (ref.min(), ref.max())
+    else:
+        assert m.nonfinite_frac == pytest.approx(np.count_nonzero(~np.isfinite(h)) / h.size)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_unbounded_activation_histogram_over_the_data_range(dtype: type, rng: np.random.Generator) -> None:
+    z = rng.standard_normal((123, 77)).astype(dtype)
+    h = np.maximum(z, 0)
+    st = layer_stats(h, z, get_activation("relu"), 30)
+    np.testing.assert_array_equal(st.hist.counts, np.histogram(h, 30, range=(float(h.min()), float(h.max())))[0])
