@@ -159,10 +159,12 @@ def fixed_point(act: Activation, sigma_w: float, sigma_b: float, q0: float = 1.0
 
 
 def chi1(act: Activation, sigma_w: float, q_star: float) -> float:
+    """sigma_w^2 E[phi'(sqrt(q*) z)^2]; when q grows without bound, its limit (ReLU-like tails:
+    E[phi'^2] tends to a constant, e.g. 1/2 for silu and gelu)."""
     if not math.isfinite(q_star):
         if act.name in ("relu", "leaky_relu", "linear"):
             return sigma_w ** 2 * expectations(act, 1.0).dphi2
-        return math.nan
+        return sigma_w ** 2 * expectations(act, 1e12).dphi2
     return sigma_w ** 2 * expectations(act, q_star).dphi2
 
 
