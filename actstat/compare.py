@@ -160,10 +160,14 @@ class _single_threaded_blas:
 
 
 def _worker_init() -> None:
-    """Workers leave Ctrl-C to the parent, which stops them."""
+    """Workers leave Ctrl-C to the parent, which stops them, and run BLAS on one thread (a forked
+    worker inherits the parent's thread count; a spawned one reads the environment set above)."""
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    blas = _BlasThreads.find()
+    if blas is not None:
+        blas.set_fn(1)
 
 
 def _probe(cfg: ProbeConfig, x: np.ndarray | None) -> dict[str, Any]:
@@ -193,7 +197,9 @@ def run_compare(
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
 
-        ctx = multiprocessing.get_context("spawn")  # no fork of a process that holds BLAS threads
+        # fork where there is one (no re-import per worker); each worker then drops to one BLAS thread
+        methods = multiprocessing.get_all_start_methods()
+        ctx = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
         workers = max(1, min(jobs, len(configs)))
         with _single_threaded_blas():  # the workers share the cores: one BLAS thread each
             pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_worker_init)

@@ -19,7 +19,7 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
+import numpy as np  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 ACTSTAT = [sys.executable, "-m", "actstat"]
@@ -35,10 +35,15 @@ CONFIGS = {
 PROBE_ARGS = ["--act", "tanh", "--init", "xavier", "--format", "json"]
 
 
+# children run as a user's shell would run them: with byte-code caching (the sandbox this was
+# written in sets PYTHONDONTWRITEBYTECODE, which makes every start-up recompile actstat)
+ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+
+
 def run_child(cmd: list[str]) -> tuple[float, float]:
     """(wall seconds, peak RSS in MB) of one fresh process, stdout discarded."""
     t = time.perf_counter()
-    p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=ENV)
     _, status, usage = os.wait4(p.pid, 0)
     wall = time.perf_counter() - t
     p.returncode = os.waitstatus_to_exitcode(status)
@@ -61,6 +66,13 @@ def alternate(a: list[str], b: list[str], reps: int) -> tuple[list[tuple[float, 
 
 def med(rs: list[tuple[float, float]], i: int = 0) -> float:
     return statistics.median(r[i] for r in rs)
+
+
+def in_child(fn: str, args: list[str], reps: int) -> float:
+    """Run ``fn`` in a fresh process (this one stays small, so children's RSS readings stay honest)."""
+    code = f"import sys; sys.path.insert(0, {str(HERE)!r}); import run; print(run.{fn}({args!r}, {reps}))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=ENV)
+    return float(out.stdout.strip().splitlines()[-1])
 
 
 def compute_time(args: list[str], reps: int) -> float:
@@ -135,8 +147,8 @@ def main() -> None:
     results = {}
     for name, args in CONFIGS.items():
         ra, rb = alternate(ACTSTAT + ["probe", *args, *PROBE_ARGS], BASELINE + baseline_args(args), reps)
-        comp = compute_time(args, max(1, reps // 2))
-        mm = matmul_time(args, max(1, reps // 2))
+        comp = in_child("compute_time", args, max(1, reps // 2))
+        mm = in_child("matmul_time", args, max(1, reps // 2))
         results[name] = (med(ra), med(rb), comp, mm, med(ra, 1), med(rb, 1))
         r = results[name]
         print(f"{name:5} {r[0]:9.3f} {r[1]:10.3f} {r[0] / r[1]:6.2f} {r[2]:9.3f} {r[3]:8.3f} {r[2] / r[3]:5.2f}"
