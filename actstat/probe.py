@@ -403,7 +403,9 @@ def run_probe(cfg: ProbeConfig, x: Array | None = None, on_layer: LayerCallback 
             on_layer(len(results), total)
     thresholds = default_thresholds() | cfg.thresholds
     facts = [LayerFacts(r.index, r.stats, r.symmetric) for r in results]
-    warnings = diagnose(input_stats.moments, facts, act, thresholds, feature_scale_ratio(x))
+    # random inputs have equal feature scales by construction; the user's data may not
+    ratio = feature_scale_ratio(x) if cfg.input not in INPUT_KINDS else None
+    warnings = diagnose(input_stats.moments, facts, act, thresholds, ratio)
     notes = []
     if cfg.dropout > 0:
         notes.append("statistics describe each layer's activations before dropout; the next layer receives"
