@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import settings
+
+# a long local fuzz run: pytest tests/test_fuzz.py --hypothesis-profile=fuzz-long
+settings.register_profile("fuzz-long", max_examples=5000, deadline=None)
 
 
 @pytest.fixture(autouse=True)

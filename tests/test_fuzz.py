@@ -33,9 +33,10 @@ def _in_a_scratch_directory(tmp_path_factory: pytest.TempPathFactory) -> Any:
     os.chdir(old)
 
 
-settings.register_profile("fuzz-long", max_examples=5000, deadline=None)
-FUZZ = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow],
-                derandomize=True)
+# CI runs the numbers below; `--hypothesis-profile=fuzz-long` (registered in conftest.py) raises them
+LONG = settings.default.max_examples >= 1000
+FUZZ = settings(max_examples=settings.default.max_examples if LONG else 200, deadline=None,
+                suppress_health_check=[HealthCheck.too_slow], derandomize=not LONG)
 
 
 def _choices(command: str, option: str) -> list[str]:
@@ -148,8 +149,8 @@ def test_mangled_probe_command_lines(args: list[str]) -> None:
 
 # --- compare and theory -------------------------------------------------------------------------
 
-FUZZ_100 = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow],
-                    derandomize=True)
+FUZZ_100 = settings(max_examples=settings.default.max_examples if LONG else 100, deadline=None,
+                    suppress_health_check=[HealthCheck.too_slow], derandomize=not LONG)
 THEORY_ACTS = [a for a in ACTIVATIONS if a != "maxout"] + ["leaky_relu:0.1", "elu:0.5"]
 
 
