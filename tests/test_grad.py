@@ -62,6 +62,21 @@ def setup(act_spec, bn, dropout, bias, loss, seed=3, batch=5, dims=(4, 5, 6, 3))
     return act, spec, x, Ws, bs, masks
 
 
+def numeric_gradient(f, a: np.ndarray, eps: float = 1e-6) -> np.ndarray:
+    """Central differences of the scalar f() with respect to every entry of ``a`` (changed in place
+    and restored)."""
+    num = np.zeros_like(a)
+    for idx in np.ndindex(a.shape):
+        old = a[idx]
+        a[idx] = old + eps
+        fp = f()
+        a[idx] = old - eps
+        fm = f()
+        a[idx] = old
+        num[idx] = (fp - fm) / (2 * eps)
+    return num
+
+
 def close(analytic, numeric):
     """Elementwise relative error 1e-5 (CS231n's bar for a correct gradient), with an absolute floor
     of 1e-8 of the largest entry for entries near zero, where the difference quotient's own
@@ -89,29 +104,10 @@ def test_backward_matches_finite_differences(act_spec, bn, dropout, bias, loss) 
     head = make_loss(loss, out, spec, rngs["loss"], rngs["weights"], 4)
     grads = {g.index: g for g, _ in backward(spec, caches, head.d_out)}
     assert sorted(grads) == [1, 2, 3]
-    eps = 1e-6
     for l, (W, b) in enumerate(zip(Ws, bs), start=1):
-        num = np.zeros_like(W)
-        for idx in np.ndindex(W.shape):
-            old = W[idx]
-            W[idx] = old + eps
-            fp = total(Ws, bs)
-            W[idx] = old - eps
-            fm = total(Ws, bs)
-            W[idx] = old
-            num[idx] = (fp - fm) / (2 * eps)
-        close(grads[l].dW, num)
+        close(grads[l].dW, numeric_gradient(lambda: total(Ws, bs), W))
         if b is not None:
-            numb = np.zeros_like(b)
-            for i in range(b.size):
-                old = b[i]
-                b[i] = old + eps
-                fp = total(Ws, bs)
-                b[i] = old - eps
-                fm = total(Ws, bs)
-                b[i] = old
-                numb[i] = (fp - fm) / (2 * eps)
-            close(grads[l].db, numb)
+            close(grads[l].db, numeric_gradient(lambda: total(Ws, bs), b))
 
 
 @pytest.mark.parametrize("loss", ["softmax", "mse", "random"])
@@ -120,15 +116,7 @@ def test_loss_gradient_matches_finite_differences(loss) -> None:
     out = np.random.default_rng(0).standard_normal((5, 3))
     rngs = make_streams(11)
     head = make_loss(loss, out, spec, rngs["loss"], rngs["weights"], 4)
-    num = np.zeros_like(out)
-    for idx in np.ndindex(out.shape):
-        o = out[idx]
-        out[idx] = o + 1e-6
-        fp = loss_value(loss, out, spec, 11)
-        out[idx] = o - 1e-6
-        fm = loss_value(loss, out, spec, 11)
-        out[idx] = o
-        num[idx] = (fp - fm) / 2e-6
+    num = numeric_gradient(lambda: loss_value(loss, out, spec, 11), out)
     assert rel_error(head.d_out, num) < 1e-7
 
 
