@@ -387,7 +387,8 @@ def run_probe(cfg: ProbeConfig, x: Array | None = None, on_layer: LayerCallback 
         bias_std=cfg.bias_std, batchnorm=cfg.batchnorm, dropout=cfg.dropout,
         dropout_mode=cfg.dropout_mode, dtype=dtype,
     )
-    input_stats = layer_stats(x, None, None, cfg.bins, cfg.hist_range)
+    # --hist-range is for the layers' activations (as the lectures' (0, 1) plots); the input keeps its own range
+    input_stats = layer_stats(x, None, None, cfg.bins, None)
     results: list[LayerResult] = []
     caches: list[LayerCache] = []
     out = x

@@ -62,6 +62,9 @@ def compare_figure(doc: dict[str, Any], log_scale: bool = False) -> Any:
         ax.plot(x, std, marker="o", markersize=3, label=c["config"])
     if log_scale:
         ax.set_yscale("log")
+    from matplotlib.ticker import MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("layer")
     ax.set_ylabel("std of the activations" + (" (log scale)" if log_scale else ""))
     ax.set_title(f"actstat compare: {len(curves)} configurations, seed {doc['seed']}")
@@ -121,6 +124,9 @@ def plot_figure(doc: dict[str, Any]) -> Any:
                      else f"std = 0 at layers {zero[0]}-{zero[-1]} (not drawn)")
     if notes:
         _no_data_note(ax, "\n".join(notes))
+    if not np.isfinite(pos).any():  # nothing drawn: no meaningless axes either
+        ax.set_xticks([])
+        ax.set_yticks([])
     if grad:
         ax = axes[2]
         g_alarms = _alarms(doc, gradient=True)
@@ -140,6 +146,11 @@ def plot_figure(doc: dict[str, Any]) -> Any:
         ax.set_title(f"gradients per layer (log scale, loss {doc['config']['loss']})", fontsize=10)
         ax.legend(fontsize="small")
         ax.grid(True, which="both", alpha=0.3)
+    from matplotlib.ticker import MaxNLocator
+
+    for a in axes:
+        if a.get_xticks().size:
+            a.xaxis.set_major_locator(MaxNLocator(integer=True))  # layers are whole numbers
     verdict, colour = _verdict(doc)
     fig.suptitle(config_title(doc) + "\n" + verdict, fontsize=10, color=colour)
     fig.tight_layout()
