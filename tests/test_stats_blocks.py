@@ -72,3 +72,19 @@ def test_unbounded_activation_histogram_over_the_data_range(dtype: type, rng: np
     h = np.maximum(z, 0)
     st = layer_stats(h, z, get_activation("relu"), 30)
     np.testing.assert_array_equal(st.hist.counts, np.histogram(h, 30, range=(float(h.min()), float(h.max())))[0])
+
+
+@pytest.mark.parametrize("kind", ["offset", "sorted", "narrow", "skewed"])
+def test_float32_moments_over_many_blocks_keep_float64_accuracy(kind: str, rng: np.random.Generator) -> None:
+    # float32 blocks are summed in float32 after a shift by the running mean: the error must stay
+    # ~1e-7 of the spread however far the mean is from zero or drifts from block to block
+    n = (2048, 256)
+    a = {"offset": lambda: 1000 + rng.standard_normal(n),
+         "sorted": lambda: np.sort(rng.standard_normal(n[0] * n[1]) * 100 + 50).reshape(n),
+         "narrow": lambda: 0.5 + 1e-3 * rng.standard_normal(n),
+         "skewed": lambda: rng.exponential(1.0, n)}[kind]().astype(np.float32)
+    assert len(stats._row_blocks(a)) > 4
+    m, ref = moments(a), a.astype(np.float64)
+    assert abs(m.mean - ref.mean()) < 1e-6 * ref.std()
+    assert m.std == pytest.approx(ref.std(), rel=1e-6)
+    assert m.rms == pytest.approx(np.sqrt(np.mean(ref * ref)), rel=1e-6)
