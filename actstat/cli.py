@@ -8,6 +8,7 @@ Exit status: 0 success; 1 error while running (e.g. a file that cannot be writte
 from __future__ import annotations
 
 import contextlib
+import os
 import sys
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -16,6 +17,12 @@ import click
 
 from . import __version__
 from .errors import ActstatError, ConfigError, DataError
+
+# OpenBLAS's idle threads spin for about 0.1 s after every matrix product, holding the core that the
+# weight-drawing helper thread and numpy's single-threaded statistics need in the meantime (a probe's
+# non-product work took 1.5x as long). This asks them to sleep at once. OpenBLAS reads it when numpy
+# first loads it, which is after this point; a value the user has set is kept.
+os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")
 
 GRID_LAYERS = 30  # rendering.plots.GRID_LAYERS (not imported here: no matplotlib-side import at start-up)
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}

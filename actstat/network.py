@@ -99,7 +99,7 @@ def batchnorm_forward(z: Array) -> tuple[Array, BNCache]:
 
 
 def _columns_identical(W: Array, b: Array | None) -> bool:
-    if W.shape[1] < 2:
+    if W.shape[1] < 2 or W[0, 0] != W[0, 1]:  # (the usual answer, without a pass over W)
         return False
     same = bool(np.all(W == W[:, :1]))
     if same and b is not None:
@@ -113,35 +113,57 @@ def forward(
     rng_weights: np.random.Generator,
     rng_dropout: np.random.Generator,
     keep: bool = False,
+    prefetch: bool = False,
 ) -> Iterator[LayerTrace]:
     """Yield each layer's trace in turn. x: (batch, dims[0]) in spec.dtype.
 
     With keep=False the caller must not hold on to the traces' arrays if it
     wants memory to stay flat; with keep=True it will, for the backward pass.
+
+    prefetch=True draws layer l+1's weights on a helper thread while layer l is
+    activated and the caller summarises it (numpy's generators release the GIL while
+    they fill an array). The draws keep their order, so the numbers are the same.
     """
     dtype = spec.dtype
     act = spec.act
-    for l in range(1, spec.depth + 1):
-        fan_in, width = spec.dims[l - 1], spec.dims[l]
-        m = width * act.pieces
-        W = sample_weights(spec.init, fan_in, m, rng_weights, dtype, act, spec.gain, spec.bias_std)
+
+    def draw(l: int) -> tuple[Array, Array | None]:
+        m = spec.dims[l] * act.pieces
+        W = sample_weights(spec.init, spec.dims[l - 1], m, rng_weights, dtype, act, spec.gain, spec.bias_std)
         b = None
         if spec.bias_std > 0:
             b = (rng_weights.standard_normal(m) * spec.bias_std).astype(dtype, copy=False)
-        with np.errstate(all="ignore"):
-            z = _affine(x, W, b)
-            iters = 0
-            if spec.init.init.data_dependent:
-                z, iters = _lsuv(x, W, b, z)
-            bn = None
-            if spec.batchnorm:
-                u, bn = batchnorm_forward(z)
-            else:
-                u = z
-            h = act.forward(u)
-            out, mask = _dropout(h, spec, rng_dropout)
-        yield LayerTrace(l, x, W, b, z, u, h, out, mask, bn, _columns_identical(W, b), iters)
-        x = out
+        return W, b
+
+    pool = None
+    if prefetch and spec.depth > 1:
+        from concurrent.futures import ThreadPoolExecutor
+
+        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="actstat-weights")
+    pending = None
+    try:
+        for l in range(1, spec.depth + 1):
+            W, b = pending.result() if pending is not None else draw(l)
+            pending = None
+            with np.errstate(all="ignore"):
+                z = _affine(x, W, b)
+                iters = 0
+                if spec.init.init.data_dependent:
+                    z, iters = _lsuv(x, W, b, z)
+                if pool is not None and l < spec.depth:
+                    pending = pool.submit(draw, l + 1)
+                bn = None
+                if spec.batchnorm:
+                    u, bn = batchnorm_forward(z)
+                else:
+                    u = z
+                h = act.forward(u)
+                out, mask = _dropout(h, spec, rng_dropout)
+            yield LayerTrace(l, x, W, b, z, u, h, out, mask, bn, _columns_identical(W, b), iters)
+            x = out
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=True)  # a draw under way finishes; none is left touching rng_weights
 
 
 def _affine(x: Array, W: Array, b: Array | None) -> Array:

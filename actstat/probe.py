@@ -365,11 +365,14 @@ def config_dict(cfg: ProbeConfig, act: Activation, init: InitSpec) -> dict[str, 
 LayerCallback = Callable[[int, int], None]
 
 
-def run_probe(cfg: ProbeConfig, x: Array | None = None, on_layer: LayerCallback | None = None) -> ProbeResult:
+def run_probe(cfg: ProbeConfig, x: Array | None = None, on_layer: LayerCallback | None = None,
+              prefetch: bool = True) -> ProbeResult:
     """Probe the network ``cfg`` describes.
 
     x: an optional (batch, input_dim) input; drawn from ``cfg.input`` when None.
     on_layer(done, total): called after each layer (for progress bars).
+    prefetch: draw each layer's weights on a helper thread during the previous layer's statistics
+    (the same numbers; False keeps the probe on one core, as compare's workers do).
     """
     act, init = validate(cfg)
     check_memory(cfg, act, keep_all=cfg.grad)
@@ -393,7 +396,7 @@ def run_probe(cfg: ProbeConfig, x: Array | None = None, on_layer: LayerCallback 
     caches: list[LayerCache] = []
     out = x
     total = spec.depth * (2 if cfg.grad else 1)
-    for tr in forward(spec, x, rngs["weights"], rngs["dropout"], keep=cfg.grad):
+    for tr in forward(spec, x, rngs["weights"], rngs["dropout"], keep=cfg.grad, prefetch=prefetch):
         st, pre = layer_and_pre_stats(tr.h, tr.u, act, cfg.bins, cfg.hist_range)
         results.append(LayerResult(tr.index, spec.dims[tr.index], st, pre, tr.symmetric, tr.lsuv_iters))
         if cfg.grad:

@@ -90,3 +90,42 @@ def test_same_seed_same_numbers_and_input_independent_of_layers() -> None:
     assert c["input"] == a["input"]
     d = run_probe(ProbeConfig(widths=(30,) * 3, batch=40, seed=6)).to_dict()
     assert d["input"]["mean"] != a["input"]["mean"]
+
+
+@pytest.mark.parametrize("kw", [
+    {"act": "tanh", "init": "xavier", "bias_std": 0.1},
+    {"act": "relu", "init": "orthogonal", "dropout": 0.3},
+    {"act": "maxout:3", "init": "he", "batchnorm": True},
+    {"act": "tanh", "init": "lsuv"},
+    {"act": "tanh", "init": "critical", "bias_std": 0.05},
+])
+def test_prefetched_weights_give_the_same_network(kw: dict) -> None:
+    # the next layer's weights drawn on a helper thread: the same draws in the same order
+    s = spec(dims=(20, 30, 30, 25, 10), **kw)
+    runs = []
+    for prefetch in (False, True):
+        r = make_streams(5)
+        x = r["input"].standard_normal((40, 20))
+        traces = list(forward(s, x, r["weights"], r["dropout"], prefetch=prefetch))
+        runs.append((traces, r["weights"].standard_normal(3)))  # (the stream continues where it should)
+    for a, b in zip(runs[0][0], runs[1][0]):
+        for name in ("W", "z", "h", "out"):
+            np.testing.assert_array_equal(getattr(a, name), getattr(b, name))
+    np.testing.assert_array_equal(runs[0][1], runs[1][1])
+
+
+def test_stopping_a_prefetching_forward_pass_leaves_no_thread() -> None:
+    import threading
+
+    r = make_streams(0)
+    x = r["input"].standard_normal((40, 20))
+    gen = forward(spec(dims=(20,) * 8), x, r["weights"], r["dropout"], prefetch=True)
+    next(gen)
+    assert any(t.name.startswith("actstat-weights") for t in threading.enumerate())
+    gen.close()
+    assert not any(t.name.startswith("actstat-weights") for t in threading.enumerate())
+
+
+def test_probe_with_and_without_prefetch_is_identical() -> None:
+    cfg = ProbeConfig(widths=(64,) * 6, batch=50, act="gelu", init="he", bias_std=0.1, dropout=0.2, grad=True)
+    assert run_probe(cfg, prefetch=True).to_dict() == run_probe(cfg, prefetch=False).to_dict()

@@ -28,3 +28,15 @@ def test_help_does_not_import_numpy_or_rich() -> None:
 def test_probe_without_pictures_never_imports_matplotlib() -> None:
     args = ["probe", "--layers", "2", "--width", "8", "--batch", "4"]
     assert _loaded(args, ["numpy", "matplotlib"]) == "['numpy']"
+
+
+def test_openblas_idle_threads_are_asked_to_sleep_unless_the_user_chose() -> None:
+    import os
+
+    code = "import os, actstat.cli, numpy; print(os.environ['OPENBLAS_THREAD_TIMEOUT'])"
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_THREAD_TIMEOUT"}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)
+    assert out.stdout.strip() == "4"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         env={**env, "OPENBLAS_THREAD_TIMEOUT": "12"})
+    assert out.stdout.strip() == "12"
