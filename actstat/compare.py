@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from . import __version__
+from .activations import get_activation
 from .diagnostics import INFORMATIONAL
 from .probe import ProbeConfig, run_probe, validate
 
@@ -170,8 +171,18 @@ def _worker_init() -> None:
         blas.set_fn(1)
 
 
+def _cost(cfg: ProbeConfig) -> float:
+    """A probe's work, roughly: multiply-adds of its products plus its statistics (about as much as
+    500 multiply-adds per activation), three times over with the backward pass."""
+    pieces = get_activation(cfg.act).pieces
+    dims = (cfg.resolved_input_dim, *cfg.widths)
+    per_row = sum(w * (fan_in * pieces + 500) for fan_in, w in itertools.pairwise(dims))
+    return cfg.batch * per_row * (3 if cfg.grad else 1)
+
+
 def _probe(cfg: ProbeConfig, x: np.ndarray | None) -> dict[str, Any]:
-    return run_probe(cfg, x).to_dict()
+    # one core per configuration: no weight-drawing helper thread either (see run_probe)
+    return run_probe(cfg, x, prefetch=False).to_dict()
 
 
 def run_compare(
@@ -200,21 +211,27 @@ def run_compare(
         # fork where there is one (no re-import per worker); each worker then drops to one BLAS thread
         methods = multiprocessing.get_all_start_methods()
         ctx = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
+        from concurrent.futures import as_completed
+
         workers = max(1, min(jobs, len(configs)))
+        # longest first, so that no worker is left with a long probe at the end (results keep their order)
+        order = sorted(range(len(configs)), key=lambda i: -_cost(configs[i]))
         with _single_threaded_blas():  # the workers share the cores: one BLAS thread each
             pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_worker_init)
-            futures = [pool.submit(_probe, c, x) for c in configs]  # (workers start here)
+            futures = {pool.submit(_probe, configs[i], x): i for i in order}  # (workers start here)
+        got: dict[int, dict[str, Any]] = {}
         try:
-            for i, f in enumerate(futures):
-                docs.append(f.result())
+            for f in as_completed(futures):
+                got[futures[f]] = f.result()
                 if on_done:
-                    on_done(i + 1, len(configs))
+                    on_done(len(got), len(configs))
         except BaseException:  # Ctrl-C or an error: stop the workers now, not after their current probe
             for p in list(getattr(pool, "_processes", {}).values()):
                 p.terminate()
             pool.shutdown(wait=False, cancel_futures=True)
             raise
         pool.shutdown()
+        docs = [got[i] for i in range(len(configs))]
     rows = [summarize(d, n) for d, n in zip(docs, names)]
     warnings = [{"config": n, **w} for d, n in zip(docs, names) for w in d["warnings"]]
     return {

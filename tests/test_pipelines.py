@@ -9,6 +9,7 @@ import json
 import os
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +17,7 @@ import pytest
 from click.testing import CliRunner
 
 from actstat.cli import cli
+from actstat.probe import ProbeConfig
 
 SMALL = ["--layers", "4", "--width", "12", "--batch", "40"]
 
@@ -221,11 +223,25 @@ def test_compare_product_and_same_input() -> None:
 
 
 def test_compare_parallel_equals_serial() -> None:
-    args = ["compare", "--act", "tanh,relu", "--init", "xavier,he", "--layers", "4", "--width", "64",
+    # unequal probes: the workers take them longest first, and the results still come in the given order
+    args = ["compare", "--act", "tanh,relu", "--init", "xavier,he", "--layers", "2,6", "--width", "32,64",
             "--batch", "128", "--grad", "--format", "json"]
     one = run(*args, "--jobs", "1").stdout
     two = run(*args, "--jobs", "2").stdout
     assert one == two
+    rows = json.loads(one)["configs"]
+    assert [(r["act"], r["init"], r["layers"], r["width"]) for r in rows] == \
+        [(a, i, L, w) for a in ("tanh", "relu") for i in ("xavier", "he") for L in (2, 6) for w in (32, 64)]
+
+
+def test_compare_hands_out_the_longest_probes_first() -> None:
+    from actstat.compare import _cost
+
+    small, deep, wide = ProbeConfig(widths=(64,) * 4), ProbeConfig(widths=(64,) * 40), ProbeConfig(widths=(640,) * 4)
+    assert _cost(deep) == pytest.approx(10 * _cost(small))
+    assert _cost(wide) > _cost(deep)  # (products grow with width squared)
+    assert _cost(replace(small, grad=True)) == pytest.approx(3 * _cost(small))
+    assert _cost(replace(small, act="maxout:3")) > _cost(small)
 
 
 def test_compare_fail_on_any_config_and_formats() -> None:
