@@ -10,8 +10,11 @@ float32), the median in-process time of each and their ratio. Target: --grad <= 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import time
+
+os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")  # as the CLI sets it, before numpy loads OpenBLAS
 
 from actstat.probe import ProbeConfig, run_probe
 
