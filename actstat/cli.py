@@ -475,6 +475,7 @@ def probe(fmt: str, no_headers: bool, fail_on: str | None, hist_path: str | None
     check_grad_options(kw, fail_kinds)
     with core_errors():
         pictures = check_pictures(hist=hist_path, plot=plot_path)
+        preload_renderer(fmt)
         doc = run_probe_command(kw)
         draw_pictures(doc, pictures, dpi or 100)
     emit(doc, fmt, no_headers, "probe")
@@ -552,6 +553,20 @@ def user_input(cfg: Any, batch_given: bool) -> tuple[Any, Any]:
         return cfg, None
     stdin = sys.stdin if cfg.input == "-" else None
     return fit_to_data(cfg, load_input(cfg.input, stdin), batch_given)
+
+
+def preload_renderer(fmt: str) -> None:
+    """Import the table renderer (rich, about 25 ms of Python) on a helper thread while the probe computes:
+    numpy releases the GIL in the matrix products, so the import costs the run nothing."""
+    if fmt != "table":
+        return
+    import threading
+
+    def load() -> None:
+        with contextlib.suppress(Exception):  # emit imports it again and reports any real failure
+            from .rendering import table  # noqa: F401
+
+    threading.Thread(target=load, name="actstat-preload").start()
 
 
 def emit(doc: dict[str, Any], fmt: str, no_headers: bool, kind: str) -> None:

@@ -6,7 +6,6 @@ file, and where it applies the line and column (1-based, as an editor shows them
 
 from __future__ import annotations
 
-import csv
 import io
 import math
 import os
@@ -90,6 +89,8 @@ def _number(cell: str) -> float | None:
 
 def parse_delimited(text: str, name: str, delimiter: str) -> Array:
     """CSV/TSV text to (rows, features). A first row with a non-numeric cell is a header."""
+    import csv  # (only when there is text to parse)
+
     rows = list(csv.reader(io.StringIO(text), delimiter=delimiter))
     numbered = [(i + 1, r) for i, r in enumerate(rows) if any(c.strip() for c in r)]
     if not numbered:

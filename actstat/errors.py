@@ -6,8 +6,6 @@ at the edge, into an exit status (see ``actstat.cli``).
 
 from __future__ import annotations
 
-import difflib
-
 
 class ActstatError(Exception):
     """Base class for every error actstat raises on purpose."""
@@ -27,6 +25,8 @@ class UnknownNameError(ConfigError, KeyError):
         self.kind = kind
         self.name = name
         self.valid = sorted(valid)
+        import difflib  # (only for this message: not at start-up)
+
         close = difflib.get_close_matches(name, self.valid, n=1, cutoff=0.5)
         hint = f" Did you mean '{close[0]}'?" if close else ""
         msg = f"unknown {kind} '{name}'.{hint} Valid: {', '.join(self.valid)}"

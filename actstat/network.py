@@ -12,8 +12,9 @@ input, weights, dropout masks, loss targets.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -114,6 +115,7 @@ def forward(
     rng_dropout: np.random.Generator,
     keep: bool = False,
     prefetch: bool = False,
+    meanwhile: Callable[[], None] | None = None,
 ) -> Iterator[LayerTrace]:
     """Yield each layer's trace in turn. x: (batch, dims[0]) in spec.dtype.
 
@@ -123,6 +125,8 @@ def forward(
     prefetch=True draws layer l+1's weights on a helper thread while layer l is
     activated and the caller summarises it (numpy's generators release the GIL while
     they fill an array). The draws keep their order, so the numbers are the same.
+    meanwhile: the caller's work to run before the first layer, while (with prefetch) the
+    first layer's weights are drawn.
     """
     dtype = spec.dtype
     act = spec.act
@@ -135,23 +139,25 @@ def forward(
             b = (rng_weights.standard_normal(m) * spec.bias_std).astype(dtype, copy=False)
         return W, b
 
-    pool = None
-    if prefetch and spec.depth > 1:
-        from concurrent.futures import ThreadPoolExecutor
-
-        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="actstat-weights")
-    pending = None
+    pool = _Helper(draw) if prefetch and (spec.depth > 1 or meanwhile is not None) else None
+    pending = False
     try:
+        if pool is not None:
+            pool.submit(1)
+            pending = True
+        if meanwhile is not None:
+            meanwhile()
         for l in range(1, spec.depth + 1):
-            W, b = pending.result() if pending is not None else draw(l)
-            pending = None
+            W, b = pool.result() if pending else draw(l)  # type: ignore[union-attr]
+            pending = False
             with np.errstate(all="ignore"):
                 z = _affine(x, W, b)
                 iters = 0
                 if spec.init.init.data_dependent:
                     z, iters = _lsuv(x, W, b, z)
                 if pool is not None and l < spec.depth:
-                    pending = pool.submit(draw, l + 1)
+                    pool.submit(l + 1)
+                    pending = True
                 bn = None
                 if spec.batchnorm:
                     u, bn = batchnorm_forward(z)
@@ -163,7 +169,54 @@ def forward(
             x = out
     finally:
         if pool is not None:
-            pool.shutdown(wait=True)  # a draw under way finishes; none is left touching rng_weights
+            pool.close()  # a draw under way finishes; none is left touching rng_weights
+
+
+class _Helper:
+    """One helper thread that runs ``fn(arg)`` for one submitted argument at a time: the probe submits
+    one draw per layer and collects it before the next (a one-worker ThreadPoolExecutor without its
+    import and bookkeeping; two semaphores hand the argument and the result over)."""
+
+    def __init__(self, fn: Callable[[int], Any]) -> None:
+        import threading
+
+        self._fn = fn
+        self._arg: int | None = None
+        self._out: tuple[bool, Any] = (False, None)
+        self._go, self._ready = threading.Semaphore(0), threading.Semaphore(0)
+        self._thread = threading.Thread(target=self._run, name="actstat-weights", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            self._go.acquire()
+            arg = self._arg
+            if arg is None:
+                return
+            try:
+                self._out = (True, self._fn(arg))
+            except BaseException as e:  # handed to the caller, raised there
+                self._out = (False, e)
+            self._ready.release()
+
+    def submit(self, arg: int) -> None:
+        """Start fn(arg); the previous result must have been collected."""
+        self._arg = arg
+        self._go.release()
+
+    def result(self) -> Any:
+        self._ready.acquire()
+        ok, value = self._out
+        self._out = (False, None)
+        if not ok:
+            raise value
+        return value
+
+    def close(self) -> None:
+        """Wait for a call under way, then stop the thread."""
+        self._arg = None
+        self._go.release()
+        self._thread.join()
 
 
 def _affine(x: Array, W: Array, b: Array | None) -> Array:

@@ -390,13 +390,19 @@ def run_probe(cfg: ProbeConfig, x: Array | None = None, on_layer: LayerCallback 
         bias_std=cfg.bias_std, batchnorm=cfg.batchnorm, dropout=cfg.dropout,
         dropout_mode=cfg.dropout_mode, dtype=dtype,
     )
-    # --hist-range is for the layers' activations (as the lectures' (0, 1) plots); the input keeps its own range
-    input_stats = layer_stats(x, None, None, cfg.bins, None)
+    # --hist-range is for the layers' activations (as the lectures' (0, 1) plots); the input keeps its own
+    # range. The input's statistics are taken while the first layer's weights are drawn.
+    inputs: list[LayerStats] = []
+
+    def input_statistics() -> None:
+        inputs.append(layer_stats(x, None, None, cfg.bins, None))
+
     results: list[LayerResult] = []
     caches: list[LayerCache] = []
     out = x
     total = spec.depth * (2 if cfg.grad else 1)
-    for tr in forward(spec, x, rngs["weights"], rngs["dropout"], keep=cfg.grad, prefetch=prefetch):
+    for tr in forward(spec, x, rngs["weights"], rngs["dropout"], keep=cfg.grad, prefetch=prefetch,
+                      meanwhile=input_statistics):
         st, pre = layer_and_pre_stats(tr.h, tr.u, act, cfg.bins, cfg.hist_range)
         results.append(LayerResult(tr.index, spec.dims[tr.index], st, pre, tr.symmetric, tr.lsuv_iters))
         if cfg.grad:
@@ -405,6 +411,7 @@ def run_probe(cfg: ProbeConfig, x: Array | None = None, on_layer: LayerCallback 
         del tr
         if on_layer is not None:
             on_layer(len(results), total)
+    input_stats = inputs[0]
     thresholds = default_thresholds() | cfg.thresholds
     facts = [LayerFacts(r.index, r.stats, r.symmetric) for r in results]
     # random inputs have equal feature scales by construction; the user's data may not

@@ -74,8 +74,9 @@ def _all_finite(lo: float, hi: float) -> bool:
 
 
 # Statistics run over row blocks of about this many bytes, so that every pass over a block
-# (min, max, sum, centred squares, counts, histogram) reads L2 cache instead of RAM.
-CHUNK_BYTES = 256 * 1024
+# (min, max, sums, counts, histogram) reads L2 cache instead of RAM. (Tuned on a core with 1 MB
+# of L2: 512 KB blocks ran the probe 3-4% faster than 256 KB on C1 and C4, see benchmarks/.)
+CHUNK_BYTES = 512 * 1024
 
 
 def _row_blocks(a: Array) -> list[Array]:
@@ -106,14 +107,34 @@ class _Moments:
             self.ok = False
             return
         m = c.size
-        if c.dtype == np.float32:
+        flat = c.reshape(-1)
+        if c.dtype == np.float64:
+            # sum and sum of squares, no centred copy: the square sum loses about log10(mean^2 / var)
+            # of float64's 16 digits, so a block whose mean is over ~30 stds is centred first
+            s = float(flat.sum())
+            q = float(np.dot(flat, flat))
+            cm = s / m
+            cm2 = q - s * cm
+            if not cm2 > 1e-3 * q:
+                d = flat - cm
+                cm2 = float(np.dot(d, d))
+        elif c.dtype == np.float32:
             # float32 sums (no float64 cast pass) of entries shifted by a float32 value near the
-            # mean: the error is then ~1e-7 of the spread, not of the mean's magnitude
-            t = c.dtype.type(self.mean if self.n else c.flat[0])
-            d = (c - t).ravel()
-            sd = float(d.sum())
-            cm = float(t) + sd / m
-            cm2 = max(float(np.dot(d, d)) - sd * sd / m, 0.0)
+            # mean: the error is then ~1e-7 of the spread, not of the mean's magnitude. While the
+            # mean is within a tenth of the std (tanh, a centred input), no shift is needed.
+            cm2 = -1.0
+            if self.n and self.mean * self.mean <= 1e-2 * self.m2 / self.n:
+                sd = float(flat.sum())
+                cm = sd / m
+                cm2 = float(np.dot(flat, flat)) - sd * cm
+                if not cm2 > 1e2 * cm * sd:  # this block's mean is not small: shift after all
+                    cm2 = -1.0
+            if cm2 < 0:
+                t = c.dtype.type(self.mean if self.n else c.flat[0])
+                d = flat - t
+                sd = float(d.sum())
+                cm = float(t) + sd / m
+                cm2 = max(float(np.dot(d, d)) - sd * sd / m, 0.0)
         else:
             cm = float(c.sum(dtype=np.float64)) / m
             d = (c - c.dtype.type(cm)).ravel()

@@ -74,17 +74,43 @@ def test_unbounded_activation_histogram_over_the_data_range(dtype: type, rng: np
     np.testing.assert_array_equal(st.hist.counts, np.histogram(h, 30, range=(float(h.min()), float(h.max())))[0])
 
 
-@pytest.mark.parametrize("kind", ["offset", "sorted", "narrow", "skewed"])
+def hard_matrix(kind: str, rng: np.random.Generator) -> np.ndarray:
+    n = (8 * stats.CHUNK_BYTES // (256 * 4), 256)  # eight float32 blocks, sixteen float64 blocks
+    if kind == "late_offset":  # centred blocks first (no shift), then blocks far from the running mean
+        a = rng.standard_normal(n)
+        a[n[0] // 2:] += 1000
+        return a
+    return {"offset": lambda: 1000 + rng.standard_normal(n),
+            "centred": lambda: rng.standard_normal(n),
+            "sorted": lambda: np.sort(rng.standard_normal(n[0] * n[1]) * 100 + 50).reshape(n),
+            "narrow": lambda: 0.5 + 1e-3 * rng.standard_normal(n),
+            "skewed": lambda: rng.exponential(1.0, n)}[kind]()
+
+
+KINDS = ["offset", "centred", "late_offset", "sorted", "narrow", "skewed"]
+
+
+@pytest.mark.parametrize("kind", KINDS)
 def test_float32_moments_over_many_blocks_keep_float64_accuracy(kind: str, rng: np.random.Generator) -> None:
-    # float32 blocks are summed in float32 after a shift by the running mean: the error must stay
-    # ~1e-7 of the spread however far the mean is from zero or drifts from block to block
-    n = (2048, 256)
-    a = {"offset": lambda: 1000 + rng.standard_normal(n),
-         "sorted": lambda: np.sort(rng.standard_normal(n[0] * n[1]) * 100 + 50).reshape(n),
-         "narrow": lambda: 0.5 + 1e-3 * rng.standard_normal(n),
-         "skewed": lambda: rng.exponential(1.0, n)}[kind]().astype(np.float32)
+    # float32 blocks are summed in float32 (after a shift by the running mean unless it is small
+    # next to the spread): the error must stay ~1e-7 of the spread however far the mean is from zero
+    # or drifts from block to block
+    a = hard_matrix(kind, rng).astype(np.float32)
     assert len(stats._row_blocks(a)) > 4
     m, ref = moments(a), a.astype(np.float64)
     assert abs(m.mean - ref.mean()) < 1e-6 * ref.std()
     assert m.std == pytest.approx(ref.std(), rel=1e-6)
     assert m.rms == pytest.approx(np.sqrt(np.mean(ref * ref)), rel=1e-6)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_float64_moments_over_many_blocks_keep_float64_accuracy(kind: str, rng: np.random.Generator) -> None:
+    # float64 blocks use the sum of squares unless the mean dwarfs the spread: still ~1e-12 relative
+    a = hard_matrix(kind, rng)
+    assert len(stats._row_blocks(a)) > 4
+    m = moments(a)
+    mean = float(np.mean(a))
+    std = float(np.sqrt(np.mean((a - mean) ** 2)))
+    assert abs(m.mean - mean) < 1e-12 * std
+    assert m.std == pytest.approx(std, rel=1e-11)
+    assert m.rms == pytest.approx(np.sqrt(np.mean(a * a)), rel=1e-11)

@@ -8,7 +8,6 @@ objects are flattened generically (``pre.mean`` -> ``pre_mean``, ``grad.std`` ->
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 import math
@@ -114,6 +113,8 @@ def render_ndjson(doc: dict[str, Any], rec: Records, headers: bool = True) -> st
 def _delimited(rec: Records, dialect: str, headers: bool) -> str:
     flat = [flatten(r) for r in rec.rows]
     cols = columns_of(flat)
+    import csv  # (only for csv and tsv output)
+
     buf = io.StringIO()
     w = csv.writer(buf, dialect=dialect, lineterminator="\n")
     if headers:
