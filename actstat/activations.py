@@ -113,6 +113,7 @@ class Activation:
 
     bounds: the output range when the function is bounded (histogram range).
     saturated(z, h) -> bool mask: where the derivative is ~0, per ``saturation_rule``.
+    df_out(h): df(z) from h = f(z), for the activations where that is exact (tanh, sigmoid, relu, ...).
     gain: torch.nn.init.calculate_gain's value (used by --init orthogonal and friends).
     """
 
@@ -128,6 +129,9 @@ class Activation:
     can_die: bool = False
     gain: float = 1.0
     spec: str = field(default="")
+    # df through the output, where that is the same computation as df(z) given h = f(z) (bit for bit):
+    # the backward pass then needs no z, only h, which it keeps anyway as the next layer's input
+    df_out: Callable[[Array], Array] | None = None
 
     def forward(self, z: Array) -> Array:
         """z: (batch, width * pieces) -> h: (batch, width)."""
@@ -160,8 +164,11 @@ def _sigmoid(z: Array) -> Array:
 
 
 def _dsigmoid(z: Array) -> Array:
-    s = _sigmoid(z)
-    return s * (1.0 - s)
+    return _dsigmoid_out(_sigmoid(z))
+
+
+def _dsigmoid_out(h: Array) -> Array:
+    return h * (1.0 - h)
 
 
 def _tanh(z: Array) -> Array:
@@ -169,8 +176,11 @@ def _tanh(z: Array) -> Array:
 
 
 def _dtanh(z: Array) -> Array:
-    t = np.tanh(z)
-    return 1.0 - t * t
+    return _dtanh_out(np.tanh(z))
+
+
+def _dtanh_out(h: Array) -> Array:
+    return 1.0 - h * h
 
 
 def _linear(z: Array) -> Array:
@@ -186,7 +196,7 @@ def _relu(z: Array) -> Array:
 
 
 def _drelu(z: Array) -> Array:
-    # derivative at exactly 0 taken as 0, as in the lectures' code
+    # derivative at exactly 0 taken as 0, as in the lectures' code (and max(0, z) > 0 iff z > 0)
     return (z > 0).astype(z.dtype)
 
 
@@ -215,7 +225,7 @@ def _make_leaky(a: float) -> tuple[Callable[[Array], Array], Callable[[Array], A
     def f(z: Array) -> Array:
         return np.where(z > 0, z, a * z)
 
-    def df(z: Array) -> Array:
+    def df(z: Array) -> Array:  # (also df from h: for 0 <= a < 1, h > 0 iff z > 0)
         return np.where(z > 0, 1.0, a).astype(z.dtype)
 
     return f, df
@@ -260,20 +270,20 @@ def _sat_below(threshold: float) -> Callable[[Array, Array], Array]:
 
 def _build(name: str, param: float | None) -> Activation:
     if name == "linear":
-        return Activation("linear", _linear, _dlinear, "h = z", gain=1.0)
+        return Activation("linear", _linear, _dlinear, "h = z", gain=1.0, df_out=_dlinear)
     if name == "sigmoid":
         return Activation(
             "sigmoid", _sigmoid, _dsigmoid, "h = 1 / (1 + exp(-z))", bounds=(0.0, 1.0),
             saturated=_sat_sigmoid, saturation_rule=f"h < {SAT_SIGMOID:g} or h > {1 - SAT_SIGMOID:g}",
-            gain=1.0,
+            gain=1.0, df_out=_dsigmoid_out,
         )
     if name == "tanh":
         return Activation(
             "tanh", _tanh, _dtanh, "h = tanh(z)", bounds=(-1.0, 1.0), saturated=_sat_tanh,
-            saturation_rule=f"|h| > {SAT_TANH:g}", gain=5.0 / 3.0,
+            saturation_rule=f"|h| > {SAT_TANH:g}", gain=5.0 / 3.0, df_out=_dtanh_out,
         )
     if name == "relu":
-        return Activation("relu", _relu, _drelu, "h = max(0, z)", can_die=True, gain=math.sqrt(2.0))
+        return Activation("relu", _relu, _drelu, "h = max(0, z)", can_die=True, gain=math.sqrt(2.0), df_out=_drelu)
     if name == "leaky_relu":
         a = 0.01 if param is None else param
         if not 0.0 <= a < 1.0:
@@ -281,7 +291,7 @@ def _build(name: str, param: float | None) -> Activation:
         f, df = _make_leaky(a)
         return Activation(
             "leaky_relu", f, df, f"h = z if z > 0 else {a:g} z", param=a, can_die=(a == 0.0),
-            gain=math.sqrt(2.0 / (1.0 + a * a)),
+            gain=math.sqrt(2.0 / (1.0 + a * a)), df_out=df,
         )
     if name == "elu":
         alpha = 1.0 if param is None else param

@@ -29,7 +29,7 @@ import numpy as np
 
 from .initializers import sample_weights
 from .network import NetworkSpec
-from .stats import Histogram, MomentStats, histogram, moments
+from .stats import Histogram, data_histogram, moments
 
 Array = np.ndarray
 
@@ -49,13 +49,14 @@ class LayerCache:
     """What the backward pass keeps of one layer's forward pass.
 
     x: the layer's input (the previous layer's ``out``); u: the activation's input
-    (z, or x-hat with batch norm); mask: dropout's scaled keep mask or None;
-    inv_std: batch norm's 1/sqrt(var + eps) or None.
+    (z, or x-hat with batch norm), or None when the activation's derivative is taken from its
+    output (``Activation.df_out``: no batch norm, no dropout, so the output is the next layer's x);
+    mask: dropout's scaled keep mask or None; inv_std: batch norm's 1/sqrt(var + eps) or None.
     """
 
     x: Array
     W: Array
-    u: Array
+    u: Array | None
     mask: Array | None
     inv_std: Array | None
     has_bias: bool
@@ -122,16 +123,23 @@ def batchnorm_backward(du: Array, xhat: Array, inv_std: Array) -> Array:
 
 
 def backward(
-    spec: NetworkSpec, caches: list[LayerCache], d_out: Array,
+    spec: NetworkSpec, caches: list[LayerCache], d_out: Array, out: Array | None = None,
 ) -> Iterator[tuple[LayerGrad, LayerCache]]:
     """Yield each layer's gradients (with its cache) from the last layer to the first. ``caches`` is
-    emptied as it goes, so each layer's forward arrays are freed once the caller drops them."""
+    emptied as it goes, so each layer's forward arrays are freed once the caller drops them.
+    out: the last layer's output, needed when the caches hold no u (see LayerCache)."""
     act = spec.act
+    h = out  # layer l's output: the last layer's, then each layer's input is the one below's output
     with np.errstate(all="ignore"):
         for l in range(len(caches), 0, -1):
             c = caches.pop()
             dh = d_out if c.mask is None else d_out * c.mask
-            du = act.backward(dh, c.u)
+            if c.u is None:
+                assert act.df_out is not None and h is not None
+                du = dh * act.df_out(h)
+            else:
+                du = act.backward(dh, c.u)
+            h = c.x
             dz = du if c.inv_std is None else batchnorm_backward(du, c.u, c.inv_std)
             dW = c.x.T @ dz
             db = dz.sum(axis=0) if c.has_bias else None
@@ -181,15 +189,6 @@ def zigzag_share(x: Array, dz: Array, examples: int = ZIGZAG_EXAMPLES) -> float 
     return float((active * one_sign).sum() / total)
 
 
-def _data_histogram(a: Array, m: MomentStats, bins: int) -> Histogram:
-    """Histogram over the finite data range."""
-    if m.nonfinite_frac == 0.0:
-        return histogram(a, bins, m.min, m.max)
-    finite = a[np.isfinite(a)]
-    lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (math.nan, math.nan)
-    return histogram(a, bins, lo, hi)
-
-
 def grad_stats(g: LayerGrad, c: LayerCache, lr: float, bins: int = 30) -> GradStats:
     dh, dz = moments(g.dh), moments(g.dz)
     wn = frobenius(g.dW)
@@ -198,7 +197,7 @@ def grad_stats(g: LayerGrad, c: LayerCache, lr: float, bins: int = 30) -> GradSt
         mean_abs = float(np.mean(np.abs(g.dW), dtype=np.float64)) if g.dW.size else 0.0
         update = lr * wn / w_norm if w_norm > 0 and math.isfinite(w_norm) else None
     return GradStats(
-        std=dh.std, rms=dh.rms, mean=dh.mean, hist=_data_histogram(g.dh, dh, bins), pre_std=dz.std, pre_rms=dz.rms, weight_norm=wn, weight_mean_abs=mean_abs,
+        std=dh.std, rms=dh.rms, mean=dh.mean, hist=data_histogram(g.dh, dh, bins), pre_std=dz.std, pre_rms=dz.rms, weight_norm=wn, weight_mean_abs=mean_abs,
         zero_frac=float(np.count_nonzero(g.dW == 0) / g.dW.size) if g.dW.size else 1.0,
         update_ratio=update, zigzag=zigzag_share(c.x, g.dz),
     )

@@ -155,8 +155,8 @@ def estimate_memory(cfg: ProbeConfig, act: Activation, keep_all: bool = False) -
 
     Streaming forward pass: the input, then per layer its weights and about six
     (batch x width) matrices alive at once (x, z, u, h, dropped-out h, a statistics
-    temporary). keep_all (a backward pass, --grad): every layer's weights, activation input u,
-    output and dropout mask stay until the backward pass reaches that layer, plus one layer's
+    temporary). keep_all (a backward pass, --grad): every layer's weights, activation input u (see
+    keeps_u), output and dropout mask stay until the backward pass reaches that layer, plus one layer's
     gradients (dh, du, dz, dx, dW) and the softmax output layer.
     """
     item = np.dtype(cfg.dtype).itemsize
@@ -167,11 +167,18 @@ def estimate_memory(cfg: ProbeConfig, act: Activation, keep_all: bool = False) -
     if not keep_all:
         return item * (base + 2 * max(per_layer))
     masks = 1 if cfg.dropout > 0 else 0
-    kept = [cfg.batch * dims[l] * (k + 1 + masks) + dims[l - 1] * dims[l] * k for l in range(1, len(dims))]
+    us = k if keeps_u(act, cfg.batchnorm, cfg.dropout) else 0
+    kept = [cfg.batch * dims[l] * (us + 1 + masks) + dims[l - 1] * dims[l] * k for l in range(1, len(dims))]
     grads = max(cfg.batch * (dims[l] * (2 + 2 * k) + dims[l - 1]) + 2 * dims[l - 1] * dims[l] * k
                 for l in range(1, len(dims)))
     head = (cfg.batch + dims[-1]) * cfg.classes * 3 if cfg.loss == "softmax" else cfg.batch * dims[-1] * 2
     return item * (base + sum(kept) + max(max(per_layer), grads + head))
+
+
+def keeps_u(act: Activation, batchnorm: bool, dropout: float) -> bool:
+    """Whether the backward pass keeps each layer's activation input u. Not when the derivative can be
+    taken from the output h, which it keeps anyway as the next layer's input (no dropout between)."""
+    return act.df_out is None or batchnorm or dropout > 0
 
 
 def check_memory(cfg: ProbeConfig, act: Activation, keep_all: bool = False) -> None:
@@ -401,12 +408,14 @@ def run_probe(cfg: ProbeConfig, x: Array | None = None, on_layer: LayerCallback 
     caches: list[LayerCache] = []
     out = x
     total = spec.depth * (2 if cfg.grad else 1)
+    keep_u = keeps_u(act, spec.batchnorm, spec.dropout)
     for tr in forward(spec, x, rngs["weights"], rngs["dropout"], keep=cfg.grad, prefetch=prefetch,
                       meanwhile=input_statistics):
         st, pre = layer_and_pre_stats(tr.h, tr.u, act, cfg.bins, cfg.hist_range)
         results.append(LayerResult(tr.index, spec.dims[tr.index], st, pre, tr.symmetric, tr.lsuv_iters))
         if cfg.grad:
-            caches.append(LayerCache(tr.x, tr.W, tr.u, tr.mask, tr.bn.inv_std if tr.bn else None, tr.b is not None))
+            u = tr.u if keep_u else None  # (else the derivative comes from h, kept as the next layer's x)
+            caches.append(LayerCache(tr.x, tr.W, u, tr.mask, tr.bn.inv_std if tr.bn else None, tr.b is not None))
             out = tr.out
         del tr
         if on_layer is not None:
@@ -427,9 +436,10 @@ def run_probe(cfg: ProbeConfig, x: Array | None = None, on_layer: LayerCallback 
             notes.append(note)
     if cfg.grad:
         head = make_loss(cfg.loss, out, spec, rngs["loss"], rngs["weights"], cfg.classes)
-        del out
         grads: list[GradStats] = []
-        for g, c in backward(spec, caches, head.d_out):
+        layers = backward(spec, caches, head.d_out, out)
+        del out
+        for g, c in layers:
             grads.append(grad_stats(g, c, cfg.lr, cfg.bins))
             del g, c
             if on_layer is not None:

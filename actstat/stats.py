@@ -313,7 +313,8 @@ def _fused(h: Array, u: Array | None, act: Activation | None, bins: int,
                 if edges is None:
                     edges = histogram(hc[:1], bins, rng[0], rng[1]).edges
                     cmp = _compare_edges(h.dtype, bins, rng[0], rng[1], edges)
-                if not _histogram_inside(hc, bins, rng[0], rng[1], cmp, hist, hm, work):
+                inside = hm.ok and rng[0] <= hm.lo and hm.hi <= rng[1]  # (hm has seen this block)
+                if not (inside and _histogram_inside(hc, bins, rng[0], rng[1], cmp, hist, work)):
                     part = histogram(hc, bins, rng[0], rng[1])
                     hist += part.counts
                     outside += part.outside
@@ -330,12 +331,7 @@ def _finish(h: Array, m: MomentStats, counts: dict[str, Any], act: Activation | 
             hist_range: tuple[float, float] | None) -> LayerStats:
     hist = counts["hist"]
     if hist is None:  # the range is the data's: known only now
-        if m.nonfinite_frac == 0.0:
-            lo, hi = m.min, m.max
-        else:
-            finite = h[np.isfinite(h)]
-            lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (math.nan, math.nan)
-        hist = _blocked_histogram(h, bins, lo, hi)
+        hist = data_histogram(h, m, bins)
     sat = counts["sat"]
     if act is not None and act.saturated is None:
         sat = None
@@ -354,14 +350,14 @@ def _compare_edges(dtype: np.dtype, bins: int, lo: float, hi: float, edges: Arra
 
 
 def _histogram_inside(c: Array, bins: int, lo: float, hi: float, cmp: Array, counts: Array,
-                      acc: _Moments, work: dict[str, Array]) -> bool:
-    """Add ``c``'s histogram to ``counts`` when every entry is finite and inside [lo, hi] (the block's
-    extremes are in ``acc``'s running min/max); False (nothing added) otherwise.
+                      work: dict[str, Array]) -> bool:
+    """Add ``c``'s histogram to ``counts``; the caller knows every entry is finite and inside [lo, hi].
+    False (nothing added) for a range this cannot handle: empty, or too wide to subtract.
 
     The bin index is floor((v - lo) * bins / (hi - lo)) in the data's dtype, into reused buffers;
     only entries within rounding distance of a bin edge (a tiny share) are then settled by comparing
     with ``cmp``, the edges np.histogram compares with, so the counts are np.histogram's."""
-    if not (acc.ok and lo <= acc.lo and acc.hi <= hi and math.isfinite(hi - lo) and hi > lo):
+    if not (math.isfinite(hi - lo) and hi > lo):
         return False
     if c.dtype.kind != "f":
         return False
@@ -393,6 +389,25 @@ def _histogram_inside(c: Array, bins: int, lo: float, hi: float, cmp: Array, cou
         ii[near] = k
     counts += np.bincount(ii, minlength=bins)[:bins]
     return True
+
+
+def data_histogram(a: Array, m: MomentStats, bins: int) -> Histogram:
+    """Histogram of ``a`` over its own finite range; ``m`` is ``a``'s moments (which know its extremes)."""
+    if m.nonfinite_frac != 0.0:
+        finite = a[np.isfinite(a)]
+        lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (math.nan, math.nan)
+        return _blocked_histogram(a, bins, lo, hi)
+    lo, hi = m.min, m.max
+    if a.size and a.dtype.kind == "f" and math.isfinite(hi - lo) and hi > lo:
+        # every entry is finite and inside [lo, hi]: the fast in-range path, block by block
+        edges = np.linspace(lo, hi, bins + 1)
+        cmp = _compare_edges(a.dtype, bins, lo, hi, edges)
+        counts = np.zeros(bins, dtype=np.int64)
+        work: dict[str, Array] = {}
+        for c in _row_blocks(a):
+            _histogram_inside(c, bins, lo, hi, cmp, counts, work)
+        return Histogram(edges, counts, 0)
+    return _blocked_histogram(a, bins, lo, hi)
 
 
 def _blocked_histogram(a: Array, bins: int, lo: float, hi: float) -> Histogram:

@@ -3,7 +3,7 @@
     python benchmarks/bench_grad.py [--repeat N]
 
 Prints, for C2 (10 x 500, batch 1000, tanh, xavier, float64) and C4 (500 x 256, batch 1024,
-float32), the median in-process time of each and their ratio. Target: --grad <= 3x forward
+float32), the median in-process time of each and their ratio. Target (issue 7): --grad <= 3.5x forward
 (a backward pass costs two matrix products per layer to the forward's one, plus statistics).
 """
 
@@ -22,7 +22,7 @@ CONFIGS = {
     "C2": dict(widths=(500,) * 10, batch=1000, act="tanh", init="xavier", dtype="float64"),
     "C4": dict(widths=(256,) * 500, batch=1024, act="tanh", init="xavier", dtype="float32"),
 }
-TARGET = 3.0
+TARGET = 3.5
 
 
 def timed(cfg: ProbeConfig) -> float:

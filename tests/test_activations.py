@@ -138,3 +138,26 @@ def test_unknown_name_suggests_closest() -> None:
         get_activation("tahn")
     assert "Did you mean 'tanh'" in str(e.value)
     assert "relu" in str(e.value)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("name", [n for n in ACTIVATIONS if get_activation(n).df_out is not None])
+def test_derivative_from_the_output_is_the_derivative_bit_for_bit(name: str, dtype: type) -> None:
+    # the backward pass drops z for these activations and takes df from h = f(z): it must be the
+    # very same numbers, specials included
+    act = get_activation(name)
+    rng = np.random.default_rng(3)
+    z = np.concatenate([rng.standard_normal(2000) * 3, [0.0, -0.0, 1e-30, -1e-30, 40.0, -40.0, np.inf, -np.inf,
+                                                          np.nan]]).astype(dtype)
+    with np.errstate(all="ignore"):
+        expected = act.df(z)
+        got = act.df_out(act.f(z))
+    assert got.dtype == expected.dtype == dtype
+    np.testing.assert_array_equal(got, expected)
+
+
+def test_derivative_from_the_output_where_it_is_exact() -> None:
+    have = {n for n in ACTIVATIONS if get_activation(n).df_out is not None}
+    assert {"tanh", "sigmoid", "relu", "leaky_relu", "linear"} <= have
+    assert get_activation("leaky_relu:0.2").df_out is not None
+    assert not have & {"elu", "selu", "gelu", "silu", "softplus", "maxout"}  # (h + alpha would round differently)

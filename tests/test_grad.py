@@ -302,12 +302,39 @@ def test_zero_init_gradients_are_zero_without_division_by_zero() -> None:
         assert L["grad"]["norm_ratio_to_last"] is None
 
 
-def test_memory_estimate_for_grad_covers_the_kept_layers() -> None:
-    act = get_activation("relu")
-    fwd = estimate_memory(ProbeConfig(widths=(256,) * 500, batch=1024), act)
-    bwd = estimate_memory(ProbeConfig(widths=(256,) * 500, batch=1024, grad=True), act, keep_all=True)
-    # the backward pass keeps u and the output of every layer: at least 2 x 500 x batch x width floats
-    assert bwd >= 2 * 500 * 1024 * 256 * 8 > 50 * fwd
+@pytest.mark.parametrize("act_name, extra, kept", [
+    ("relu", {}, 1),  # the output only: relu' comes from h, which is the next layer's input anyway
+    ("gelu", {}, 2),  # gelu' needs z: u and the output
+    ("relu", {"batchnorm": True}, 2),  # batch norm's backward needs x-hat
+    ("relu", {"dropout": 0.5}, 3),  # u, the output and the mask
+])
+def test_memory_estimate_for_grad_covers_the_kept_layers(act_name: str, extra: dict, kept: int) -> None:
+    act = get_activation(act_name)
+    fwd = estimate_memory(ProbeConfig(widths=(256,) * 500, batch=1024, act=act_name, **extra), act)
+    bwd = estimate_memory(ProbeConfig(widths=(256,) * 500, batch=1024, act=act_name, grad=True, **extra), act,
+                          keep_all=True)
+    # the backward pass keeps `kept` (batch x width) matrices of every layer
+    assert bwd >= kept * 500 * 1024 * 256 * 8 > 25 * kept * fwd
+    assert bwd < (kept + 1) * 500 * 1024 * 256 * 8
+
+
+@pytest.mark.parametrize("act_name, extra", [("tanh", {}), ("gelu", {}), ("tanh", {"dropout": 0.3}),
+                                             ("relu", {"batchnorm": True})])
+def test_memory_estimate_for_grad_bounds_the_measured_peak(act_name: str, extra: dict) -> None:
+    import tracemalloc
+
+    cfg = ProbeConfig(widths=(64,) * 40, batch=256, act=act_name, grad=True, **extra)
+    est = estimate_memory(cfg, get_activation(act_name), keep_all=True)
+    run_probe(cfg)  # (warm: imports and caches outside the measurement)
+    tracemalloc.start()
+    try:
+        run_probe(cfg)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    arrays = 40 * 256 * 64 * 8  # one (batch x width) float64 matrix per layer
+    assert peak <= est + 2 * 2**20  # (+ the figures' Python objects)
+    assert est - peak < 1.5 * arrays  # and not a gross over-estimate
 
 
 def test_gradient_options_without_grad_are_usage_errors() -> None:

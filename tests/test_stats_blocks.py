@@ -114,3 +114,29 @@ def test_float64_moments_over_many_blocks_keep_float64_accuracy(kind: str, rng: 
     assert abs(m.mean - mean) < 1e-12 * std
     assert m.std == pytest.approx(std, rel=1e-11)
     assert m.rms == pytest.approx(np.sqrt(np.mean(a * a)), rel=1e-11)
+
+
+@pytest.mark.parametrize("chunk", [8, 4096, stats.CHUNK_BYTES])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("kind", ["normal", "const", "nonfinite", "zeros", "edges", "relu"])
+@pytest.mark.parametrize("shape", SHAPES)
+def test_data_range_histogram_equals_numpy(monkeypatch: pytest.MonkeyPatch, chunk: int, dtype: type, kind: str,
+                                           shape: tuple[int, int], rng: np.random.Generator) -> None:
+    # the histogram over a matrix's own range (unbounded activations, gradients): np.histogram's counts
+    # over the finite entries, values on the extremes and on the bins' edges included
+    monkeypatch.setattr(stats, "CHUNK_BYTES", chunk)
+    if kind == "relu":
+        a = np.maximum(matrix(shape, dtype, "normal", rng), dtype(0))
+    else:
+        a = matrix(shape, dtype, kind, rng) * dtype(3)
+    if kind == "edges" and a.size > 2:  # the data's extremes exactly +-3, so the edges above are bin edges
+        a.flat[0], a.flat[1] = dtype(-3), dtype(3)
+    finite = a[np.isfinite(a)]
+    h = stats.data_histogram(a, moments(a), 30)
+    if finite.size:
+        ref_counts, ref_edges = np.histogram(finite, 30, range=(float(finite.min()), float(finite.max())))
+        np.testing.assert_array_equal(h.counts, ref_counts)
+        np.testing.assert_allclose(h.edges, ref_edges, rtol=1e-6 if dtype == np.float32 else 1e-12)  # (ours float64)
+        assert h.outside == 0
+    else:
+        assert h.counts.sum() == 0
