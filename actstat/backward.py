@@ -8,7 +8,7 @@ Per layer l (forward: z = x W + b, u = BN(z) or z, h = act(u), out = h * mask):
          du                                 without
     dW = x^T dz,  db = sum over the batch of dz,  dx = dz W^T   (dx is the previous layer's dout)
 
-The losses that start it (``LOSSES``):
+The losses that start it (``actstat.losses.LOSSES``):
 
 * softmax  an output layer of ``classes`` units (weights from the same --init, drawn after the
            hidden layers' from the weights stream), softmax and cross-entropy against random labels
@@ -28,19 +28,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from .initializers import sample_weights
+from .losses import DEFAULT_CLASSES
 from .network import NetworkSpec
 from .stats import Histogram, data_histogram, moments
 
 Array = np.ndarray
 
-LOSSES = {
-    "softmax": "an output layer of --classes units (same --init), softmax cross-entropy against random labels",
-    "mse": "0.5 * mean over the batch of ||h_L - y||^2, targets y ~ N(0, 1)",
-    "random": "upstream gradient dL/dh_L ~ N(0, 1) / batch: isolates the network itself",
-}
-DEFAULT_LOSS = "softmax"
-DEFAULT_CLASSES = 10
-DEFAULT_LR = 1e-3
 ZIGZAG_EXAMPLES = 8
 
 

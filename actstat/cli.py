@@ -556,15 +556,17 @@ def user_input(cfg: Any, batch_given: bool) -> tuple[Any, Any]:
 
 
 def preload_renderer(fmt: str) -> None:
-    """Import the table renderer (rich, about 25 ms of Python) on a helper thread while the probe computes:
-    numpy releases the GIL in the matrix products, so the import costs the run nothing."""
-    if fmt != "table":
-        return
+    """Import the renderer ``fmt`` needs (rich for tables, about 25 ms of Python; json for the others) on
+    a helper thread while the probe computes: numpy releases the GIL in its heavy loops, so the import
+    costs the run next to nothing."""
     import threading
 
     def load() -> None:
         with contextlib.suppress(Exception):  # emit imports it again and reports any real failure
-            from .rendering import table  # noqa: F401
+            if fmt == "table":
+                from .rendering import table  # noqa: F401
+            else:
+                from .rendering import records  # noqa: F401
 
     threading.Thread(target=load, name="actstat-preload").start()
 

@@ -10,22 +10,22 @@ import math
 import os
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from . import __version__
 from .activations import Activation, get_activation
-from .backward import (
-    DEFAULT_CLASSES, DEFAULT_LOSS, DEFAULT_LR, LOSSES, GradStats, LayerCache, backward, grad_stats, make_loss,
-    with_ratios,
-)
 from .diagnostics import THRESHOLDS, Diagnostic, LayerFacts, default_thresholds, diagnose, diagnose_gradients
 from .data import PREPROCESS, feature_scale_ratio, is_input_file, load_input, preprocess
 from .errors import ConfigError, MemoryLimitError
 from .initializers import InitSpec, get_initializer
+from .losses import DEFAULT_CLASSES, DEFAULT_LOSS, DEFAULT_LR, LOSSES
 from .network import NetworkSpec, dropout_description, forward, make_streams
 from .stats import DEFAULT_BINS, LayerStats, MomentStats, layer_and_pre_stats, layer_stats
+
+if TYPE_CHECKING:
+    from .backward import GradStats, LayerCache
 
 Array = np.ndarray
 
@@ -383,6 +383,8 @@ def run_probe(cfg: ProbeConfig, x: Array | None = None, on_layer: LayerCallback 
     """
     act, init = validate(cfg)
     check_memory(cfg, act, keep_all=cfg.grad)
+    if cfg.grad:
+        from .backward import LayerCache, backward, grad_stats, make_loss, with_ratios
     dtype = np.dtype(cfg.dtype)
     rngs = make_streams(cfg.seed)
     if x is None and cfg.input not in INPUT_KINDS:

@@ -400,12 +400,13 @@ def data_histogram(a: Array, m: MomentStats, bins: int) -> Histogram:
     lo, hi = m.min, m.max
     if a.size and a.dtype.kind == "f" and math.isfinite(hi - lo) and hi > lo:
         # every entry is finite and inside [lo, hi]: the fast in-range path, block by block
-        edges = np.linspace(lo, hi, bins + 1)
-        cmp = _compare_edges(a.dtype, bins, lo, hi, edges)
-        counts = np.zeros(bins, dtype=np.int64)
-        work: dict[str, Array] = {}
-        for c in _row_blocks(a):
-            _histogram_inside(c, bins, lo, hi, cmp, counts, work)
+        with np.errstate(all="ignore"):  # (linspace near the float limits overflows on its way)
+            edges = np.linspace(lo, hi, bins + 1)
+            cmp = _compare_edges(a.dtype, bins, lo, hi, edges)
+            counts = np.zeros(bins, dtype=np.int64)
+            work: dict[str, Array] = {}
+            for c in _row_blocks(a):
+                _histogram_inside(c, bins, lo, hi, cmp, counts, work)
         return Histogram(edges, counts, 0)
     return _blocked_histogram(a, bins, lo, hi)
 

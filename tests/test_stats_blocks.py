@@ -140,3 +140,14 @@ def test_data_range_histogram_equals_numpy(monkeypatch: pytest.MonkeyPatch, chun
         assert h.outside == 0
     else:
         assert h.counts.sum() == 0
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_data_range_histogram_near_the_float_limits(dtype: type, rng: np.random.Generator) -> None:
+    big = float(np.finfo(dtype).max)
+    a = (rng.uniform(-0.5, 0.5, (64, 33)) * big).astype(dtype)
+    a.flat[0], a.flat[1] = dtype(0), dtype(big)  # [0, max]: hi - lo is still finite
+    a = np.abs(a)
+    with np.errstate(all="ignore"):  # (numpy's own linspace overflows on its way, harmlessly)
+        ref = np.histogram(a, 30, range=(float(a.min()), float(a.max())))[0]
+    np.testing.assert_array_equal(stats.data_histogram(a, moments(a), 30).counts, ref)
