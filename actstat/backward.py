@@ -133,7 +133,11 @@ def backward(
             else:
                 du = act.backward(dh, c.u)
             h = c.x
-            dz = du if c.inv_std is None else batchnorm_backward(du, c.u, c.inv_std)
+            if c.inv_std is None:
+                dz = du
+            else:
+                assert c.u is not None  # (batch norm's backward needs x-hat: it is always kept)
+                dz = batchnorm_backward(du, c.u, c.inv_std)
             dW = c.x.T @ dz
             db = dz.sum(axis=0) if c.has_bias else None
             d_out = dz @ c.W.T if l > 1 else d_out

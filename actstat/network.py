@@ -195,7 +195,8 @@ class _Helper:
                 return
             try:
                 self._out = (True, self._fn(arg))
-            except BaseException as e:  # handed to the caller, raised there
+            # handed to the caller and raised there (uncaught, it would leave result() waiting forever)
+            except BaseException as e:  # noqa: BLE001
                 self._out = (False, e)
             self._ready.release()
 

@@ -129,3 +129,49 @@ def test_stopping_a_prefetching_forward_pass_leaves_no_thread() -> None:
 def test_probe_with_and_without_prefetch_is_identical() -> None:
     cfg = ProbeConfig(widths=(64,) * 6, batch=50, act="gelu", init="he", bias_std=0.1, dropout=0.2, grad=True)
     assert run_probe(cfg, prefetch=True).to_dict() == run_probe(cfg, prefetch=False).to_dict()
+
+
+def test_an_error_in_a_prefetched_draw_reaches_the_caller_and_leaves_no_thread(monkeypatch: pytest.MonkeyPatch) -> None:
+    import threading
+
+    from actstat import network
+
+    calls = []
+    real = network.sample_weights
+
+    def failing(*a, **k):
+        calls.append(threading.current_thread().name)
+        if len(calls) == 3:
+            raise MemoryError("no room for layer 3's weights")
+        return real(*a, **k)
+
+    monkeypatch.setattr(network, "sample_weights", failing)
+    r = make_streams(0)
+    x = r["input"].standard_normal((40, 20))
+    seen = []
+    with pytest.raises(MemoryError, match="layer 3"):
+        for tr in forward(spec(dims=(20,) * 6), x, r["weights"], r["dropout"], prefetch=True):
+            seen.append(tr.index)
+    assert seen == [1, 2]  # layer 3's draw failed on the helper thread; the error surfaced in its turn
+    assert all(name.startswith("actstat-weights") for name in calls)
+    assert not any(t.name.startswith("actstat-weights") for t in threading.enumerate())
+
+
+@pytest.mark.parametrize("prefetch", [False, True])
+@pytest.mark.parametrize("depth", [1, 4])
+def test_meanwhile_runs_once_before_the_first_layer(prefetch: bool, depth: int) -> None:
+    r = make_streams(2)
+    x = r["input"].standard_normal((30, 20))
+    log: list[str] = []
+    traces = []
+    for tr in forward(spec(dims=(20,) * (depth + 1)), x, r["weights"], r["dropout"], prefetch=prefetch,
+                      meanwhile=lambda: log.append("meanwhile")):
+        log.append(f"layer {tr.index}")
+        traces.append(tr)
+    assert log == ["meanwhile"] + [f"layer {l}" for l in range(1, depth + 1)]
+    r2 = make_streams(2)
+    plain = list(forward(spec(dims=(20,) * (depth + 1)), r2["input"].standard_normal((30, 20)), r2["weights"],
+                         r2["dropout"]))
+    for a, b in zip(traces, plain):
+        np.testing.assert_array_equal(a.W, b.W)
+        np.testing.assert_array_equal(a.h, b.h)
