@@ -40,3 +40,16 @@ def test_openblas_idle_threads_are_asked_to_sleep_unless_the_user_chose() -> Non
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          env={**env, "OPENBLAS_THREAD_TIMEOUT": "12"})
     assert out.stdout.strip() == "12"
+
+
+def test_forward_probe_imports_neither_the_backward_pass_nor_rich_for_json() -> None:
+    args = ["probe", "--layers", "2", "--width", "8", "--batch", "4", "--format", "json"]
+    assert _loaded(args, ["actstat.backward", "rich", "actstat.rendering.records"]) == \
+        "['actstat.rendering.records']"
+    assert _loaded(args + ["--grad"], ["actstat.backward"]) == "['actstat.backward']"
+
+
+def test_table_probe_loads_rich() -> None:
+    # (imported on a helper thread during the probe, then used by the table)
+    args = ["probe", "--layers", "2", "--width", "8", "--batch", "4"]
+    assert _loaded(args, ["rich", "actstat.rendering.table"]) == "['actstat.rendering.table', 'rich']"
