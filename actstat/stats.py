@@ -88,7 +88,7 @@ def _row_blocks(a: Array) -> list[Array]:
 
 class _Moments:
     """Streaming mean / centred sum of squares / min / max over blocks (Chan et al.'s merge of
-    per-block two-pass results, in float64), so one read of the matrix gives accurate moments."""
+    per-block results, in float64), so one read of the matrix gives accurate moments."""
 
     __slots__ = ("n", "mean", "m2", "lo", "hi", "ok")
 
@@ -207,20 +207,27 @@ def _moments_whole(a: Array) -> MomentStats:
         return MomentStats(mean, std, lo, hi, rms, 0.0)
 
 
-def histogram(a: Array, bins: int, lo: float, hi: float) -> Histogram:
-    """Fixed-range histogram of the finite entries of ``a``; the same counts as
-    ``np.histogram(a, bins, range=(lo, hi))`` without its sorting fallbacks."""
-    if not (math.isfinite(lo) and math.isfinite(hi)):
-        return Histogram(np.linspace(0.0, 1.0, bins + 1), np.zeros(bins, dtype=np.int64), 0)
+def _range_and_edges(bins: int, lo: float, hi: float) -> tuple[float, float, Array]:
+    """The range np.histogram uses for [lo, hi] (finite) and its bins + 1 edges."""
     if hi <= lo:  # a constant matrix: numpy widens the range by 0.5 each side
         pad = max(0.5, abs(lo) * 1e-12)  # (relative at magnitudes where +-0.5 rounds away)
         fmax = float(np.finfo(np.float64).max)
         lo, hi = max(lo - pad, -fmax), min(hi + pad, fmax)
     # values near the float limits: work in halves so that hi - lo cannot overflow
+    c = 1.0 if math.isfinite(hi - lo) else 0.5
+    with np.errstate(all="ignore"):  # (linspace near the float limits overflows on its way)
+        return lo, hi, np.linspace(lo * c, hi * c, bins + 1) / c
+
+
+def histogram(a: Array, bins: int, lo: float, hi: float) -> Histogram:
+    """Fixed-range histogram of the finite entries of ``a``; the same counts as
+    ``np.histogram(a, bins, range=(lo, hi))`` without its sorting fallbacks."""
+    if not (math.isfinite(lo) and math.isfinite(hi)):
+        return Histogram(np.linspace(0.0, 1.0, bins + 1), np.zeros(bins, dtype=np.int64), 0)
+    lo, hi, edges = _range_and_edges(bins, lo, hi)
     half = not math.isfinite(hi - lo)
     c = 0.5 if half else 1.0
     with np.errstate(all="ignore"):
-        edges = np.linspace(lo * c, hi * c, bins + 1) / c
         flat = a.ravel()
         keep = (flat >= lo) & (flat <= hi)  # NaN and +-inf fall out here
         n_keep = int(np.count_nonzero(keep))
@@ -311,7 +318,7 @@ def _fused(h: Array, u: Array | None, act: Activation | None, bins: int,
                     all_alive = bool(alive.all())
             if rng is not None:
                 if edges is None:
-                    edges = histogram(hc[:1], bins, rng[0], rng[1]).edges
+                    edges = _range_and_edges(bins, rng[0], rng[1])[2]
                     cmp = _compare_edges(h.dtype, bins, rng[0], rng[1], edges)
                 inside = hm.ok and rng[0] <= hm.lo and hm.hi <= rng[1]  # (hm has seen this block)
                 if not (inside and _histogram_inside(hc, bins, rng[0], rng[1], cmp, hist, work)):
@@ -400,8 +407,8 @@ def data_histogram(a: Array, m: MomentStats, bins: int) -> Histogram:
     lo, hi = m.min, m.max
     if a.size and a.dtype.kind == "f" and math.isfinite(hi - lo) and hi > lo:
         # every entry is finite and inside [lo, hi]: the fast in-range path, block by block
-        with np.errstate(all="ignore"):  # (linspace near the float limits overflows on its way)
-            edges = np.linspace(lo, hi, bins + 1)
+        edges = _range_and_edges(bins, lo, hi)[2]
+        with np.errstate(all="ignore"):
             cmp = _compare_edges(a.dtype, bins, lo, hi, edges)
             counts = np.zeros(bins, dtype=np.int64)
             work: dict[str, Array] = {}
