@@ -1,0 +1,187 @@
+"""The executor: local processes and a Dask cluster give the serial results, in order; lost workers are
+replaced; errors, Ctrl-C and unreachable clusters end cleanly; workers die with the parent."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from actstat.compare import _probe
+from actstat.errors import ConfigError
+from actstat.executor import ExecutorError, check_cluster_address, run_tasks
+from actstat.probe import ProbeConfig
+
+CONFIGS = [ProbeConfig(widths=(24,) * 6, batch=40, act=a, init=i, seed=3, grad=True)
+           for a in ("tanh", "relu", "sigmoid") for i in ("xavier", "he")]
+
+
+def _square_or_fail(item: int) -> int:
+    if item == 5:
+        raise ConfigError("task 5 refuses")
+    return item * item
+
+
+def _die_once(item: int, marker: str) -> int:
+    """Kill this worker process the first time item 3 is run (a lost worker)."""
+    if item == 3 and not os.path.exists(marker):
+        Path(marker).touch()
+        os._exit(9)
+    return item + 100
+
+
+def _always_die(item: int) -> int:
+    os._exit(9)
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    """One two-worker LocalCluster (processes, 127.0.0.1) for the module: its start-up is slow."""
+    import logging
+
+    from distributed import Client, LocalCluster
+
+    logging.getLogger("distributed").setLevel(logging.ERROR)
+    with (LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                       dashboard_address=None, worker_dashboard_address=None) as lc,
+          Client(lc.scheduler_address, set_as_default=False) as client):
+        client.wait_for_workers(2, timeout=60)
+        yield lc.scheduler_address, client
+
+
+def test_local_results_in_input_order_and_streamed_in_order() -> None:
+    serial = run_tasks(_probe, CONFIGS, shared=None, jobs=1)
+    streamed: list[int] = []
+    progress: list[tuple[int, int]] = []
+    costs = [float(i % 3) for i in range(len(CONFIGS))]  # any order of starting
+    par = run_tasks(_probe, CONFIGS, shared=None, jobs=2, cost=lambda c: costs[CONFIGS.index(c)],
+                    on_result=lambda i, r: streamed.append(i), on_done=lambda k, n: progress.append((k, n)))
+    assert json.dumps(par) == json.dumps(serial)  # bit-identical, same order
+    assert [d["config"]["act"] for d in par] == [c.act for c in CONFIGS]
+    assert streamed == list(range(len(CONFIGS)))
+    assert progress == [(k, len(CONFIGS)) for k in range(1, len(CONFIGS) + 1)]
+
+
+def test_a_task_error_reaches_the_caller() -> None:
+    assert run_tasks(_square_or_fail, [1, 2, 3], jobs=2) == [1, 4, 9]
+    with pytest.raises(ConfigError, match="task 5 refuses"):
+        run_tasks(_square_or_fail, list(range(8)), jobs=2)
+
+
+def test_a_lost_local_worker_has_its_task_rerun(tmp_path: Path) -> None:
+    marker = str(tmp_path / "died")
+    assert run_tasks(_die_once, list(range(6)), shared=marker, jobs=2) == [i + 100 for i in range(6)]
+    assert os.path.exists(marker)  # a worker did die
+    with pytest.raises(ExecutorError, match="died 4 times"):
+        run_tasks(_always_die, [1, 2], jobs=2)
+
+
+def test_cluster_addresses() -> None:
+    assert check_cluster_address("tcp://10.0.0.5:8786") == "tcp://10.0.0.5:8786"
+    assert check_cluster_address("sched.example:8786") == "tcp://sched.example:8786"
+    for bad in ("", "tcp://", "tcp://host", "host:port", "tcp://host:0", "tcp://host:70000"):
+        with pytest.raises(ConfigError, match="tcp://HOST:PORT"):
+            check_cluster_address(bad)
+
+
+def test_an_unreachable_cluster_is_a_config_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ACTSTAT_CLUSTER_TIMEOUT", "0.5")
+    t = time.monotonic()
+    with pytest.raises(ConfigError, match="cannot reach the Dask cluster at tcp://127.0.0.1:9"):
+        run_tasks(_probe, CONFIGS[:2], shared=None, cluster="tcp://127.0.0.1:9")
+    assert time.monotonic() - t < 15
+
+
+def test_dask_cluster_gives_the_serial_bits(cluster) -> None:
+    address, _ = cluster
+    x = np.random.default_rng(0).standard_normal((40, 24))
+    serial = run_tasks(_probe, CONFIGS, shared=x, jobs=1)
+    on_cluster = run_tasks(_probe, CONFIGS, shared=x, cluster=address)
+    assert json.dumps(on_cluster) == json.dumps(serial)
+    with pytest.raises(ConfigError, match="task 5 refuses"):  # a task's error, as raised
+        run_tasks(_square_or_fail_remote, list(range(8)), cluster=address)
+
+
+def _square_or_fail_remote(item: int) -> int:
+    return _square_or_fail(item)
+
+
+def test_ctrl_c_cancels_every_outstanding_dask_task(cluster) -> None:
+    address, client = cluster
+    slow = [ProbeConfig(widths=(100,) * 40, batch=100, seed=s) for s in range(12)]
+
+    def interrupt(k: int, n: int) -> None:
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run_tasks(_probe, slow, shared=None, cluster=address, on_done=interrupt)
+    deadline = time.monotonic() + 20
+    while client.run_on_scheduler(lambda dask_scheduler: len(dask_scheduler.tasks)) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert client.run_on_scheduler(lambda dask_scheduler: len(dask_scheduler.tasks)) == 0
+
+
+def test_a_dask_worker_killed_mid_sweep_loses_nothing(cluster) -> None:
+    address, client = cluster
+    configs = [ProbeConfig(widths=(100,) * 40, batch=100, seed=s, grad=True) for s in range(6)]
+    serial = run_tasks(_probe, configs, shared=None, jobs=1)
+    pids = list(client.run(os.getpid).values())
+    killed: list[int] = []
+
+    def kill_one(k: int, n: int) -> None:
+        if not killed:  # both workers are busy with the next probes now
+            os.kill(pids[0], signal.SIGKILL)
+            killed.append(pids[0])
+
+    got = run_tasks(_probe, configs, shared=None, cluster=address, on_done=kill_one)
+    assert killed and json.dumps(got) == json.dumps(serial)
+    assert not _alive(pids[0])
+
+
+def _children(pid: int) -> list[int]:
+    out = []
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                stat = Path(f"/proc/{d}/stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                out.append(int(d))
+    return out
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP, signal.SIGKILL])
+def test_workers_end_with_the_parent(tmp_path: Path, sig: signal.Signals) -> None:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "actstat", "compare", "--act", "tanh,relu", "--init", "xavier,he", "--layers",
+         "20000", "--width", "300", "--batch", "300", "--jobs", "2", "--format", "json"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path, env=dict(os.environ, NO_COLOR="1"),
+    )
+    deadline = time.monotonic() + 20
+    while len(workers := _children(proc.pid)) < 2 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert len(workers) == 2 and proc.poll() is None
+    time.sleep(0.5)  # busy probing
+    proc.send_signal(sig)
+    out, _ = proc.communicate(timeout=20)  # stdout reaches end-of-file: no worker holds it open
+    assert proc.returncode in (-sig, 128 + sig) and out == ""
+    deadline = time.monotonic() + 5
+    while any(_alive(w) for w in workers) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not [w for w in workers if _alive(w)]
