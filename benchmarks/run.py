@@ -1,11 +1,15 @@
-"""actstat against the bare numpy loop, in one run. Prints every figure and the target ratios.
+"""actstat against the fastest plain numpy loop, in one run. Prints every figure and the target ratios.
 
-    python benchmarks/run.py            # about three minutes on 2 cores
+    python benchmarks/run.py            # about ten minutes on 2 cores
     python benchmarks/run.py --quick    # fewer repetitions
 
-Whole-process wall times are medians of alternating runs (actstat, baseline, actstat, ...), so drift
-on a shared machine hits both alike; peak RSS is each child's own ru_maxrss (os.wait4). Compute time
-is run_probe's in-process time; the floor is the configuration's matrix multiplies alone.
+The baseline is the fastest of four plain variants of benchmarks/baseline.py, all timed in the same
+run: weights drawn per layer or up front, BLAS on its default threads or on one
+(OPENBLAS_NUM_THREADS=1). Every ratio is against the fastest of them; the others stay in the table to
+show the spread. Whole-process wall times are medians of alternating runs (actstat, then each variant,
+the variants' order rotating from one round to the next), so drift on a shared machine hits all alike;
+peak RSS is each child's own ru_maxrss (os.wait4). Compute time is run_probe's in-process time; the
+floor is the configuration's matrix multiplies alone.
 """
 
 from __future__ import annotations
@@ -42,10 +46,19 @@ ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
 ENV_CLI = {"OPENBLAS_THREAD_TIMEOUT": "4", **ENV}
 
 
-def run_child(cmd: list[str]) -> tuple[float, float]:
+# the baseline's variants: (name, extra arguments, extra environment)
+VARIANTS = [
+    ("per-layer", ["--weights", "per-layer"], {}),
+    ("per-layer 1T", ["--weights", "per-layer"], {"OPENBLAS_NUM_THREADS": "1"}),
+    ("upfront", ["--weights", "upfront"], {}),
+    ("upfront 1T", ["--weights", "upfront"], {"OPENBLAS_NUM_THREADS": "1"}),
+]
+
+
+def run_child(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, float]:
     """(wall seconds, peak RSS in MB) of one fresh process, stdout discarded."""
     t = time.perf_counter()
-    p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=ENV)
+    p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=ENV | (env or {}))
     _, status, usage = os.wait4(p.pid, 0)
     wall = time.perf_counter() - t
     p.returncode = os.waitstatus_to_exitcode(status)
@@ -64,6 +77,20 @@ def alternate(a: list[str], b: list[str], reps: int) -> tuple[list[tuple[float, 
         ra.append(run_child(a))
         rb.append(run_child(b))
     return ra, rb
+
+
+def against_variants(probe: list[str], args: list[str], reps: int
+                     ) -> tuple[list[tuple[float, float]], dict[str, list[tuple[float, float]]]]:
+    """actstat's runs and every baseline variant's, alternating: actstat, then each variant (their order
+    rotating by one each round, so no variant always runs right after actstat)."""
+    ra: list[tuple[float, float]] = []
+    rv: dict[str, list[tuple[float, float]]] = {name: [] for name, _, _ in VARIANTS}
+    for i in range(reps):
+        ra.append(run_child(probe))
+        k = i % len(VARIANTS)
+        for name, extra, env in VARIANTS[k:] + VARIANTS[:k]:
+            rv[name].append(run_child(BASELINE + baseline_args(args) + extra, env))
+    return ra, rv
 
 
 def med(rs: list[tuple[float, float]], i: int = 0) -> float:
@@ -135,8 +162,14 @@ def machine() -> str:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="fewer repetitions")
+    ap.add_argument("--reps", type=int, help="rounds of alternating whole-process runs (default 7, --quick 3)")
+    ap.add_argument("--configs", help="only these configurations, e.g. C1,C4 (the targets they decide; no"
+                    " start-up, RSS or compare figures)")
     a = ap.parse_args()
-    reps = 3 if a.quick else 7
+    reps = a.reps or (3 if a.quick else 7)
+    only = a.configs.split(",") if a.configs else list(CONFIGS)
+    if unknown := [c for c in only if c not in CONFIGS]:
+        ap.error(f"unknown configuration {', '.join(unknown)} (known: {', '.join(CONFIGS)})")
     print(machine())
     rows: list[tuple[str, str, str, bool | None]] = []
 
@@ -144,24 +177,34 @@ def main() -> None:
         ok = value <= limit if below else value >= limit
         rows.append((name, f"{value:.3g}{unit}", f"{'<=' if below else '>='} {limit:g}{unit}", ok))
 
-    print(f"\n{'config':5} {'actstat s':>9} {'baseline s':>10} {'ratio':>6} {'compute s':>9} {'matmul s':>8}"
-          f" {'c/mm':>5} {'RSS MB':>7} {'base MB':>7}")
+    names = [name for name, _, _ in VARIANTS]
+    print(f"\n{'config':5} {'actstat s':>9} " + " ".join(f"{n:>12}" for n in names)
+          + f" {'fastest':>12} {'ratio':>6} {'compute s':>9} {'matmul s':>8} {'c/mm':>5} {'RSS MB':>7} {'base MB':>7}")
     results = {}
     for name, args in CONFIGS.items():
-        ra, rb = alternate(ACTSTAT + ["probe", *args, *PROBE_ARGS], BASELINE + baseline_args(args), reps)
+        if name not in only:
+            continue
+        ra, rv = against_variants(ACTSTAT + ["probe", *args, *PROBE_ARGS], args, reps)
+        times = {n: med(rv[n]) for n in names}
+        best = min(names, key=lambda n: times[n])
         comp = in_child("compute_time", args, max(1, reps // 2))
         # the floor: the faster of the products with OpenBLAS's settings as actstat runs them and as they come
         mm = min(in_child("matmul_time", args, max(1, reps // 2)), in_child("matmul_time", args, max(1, reps // 2), ENV))
-        results[name] = (med(ra), med(rb), comp, mm, med(ra, 1), med(rb, 1))
+        results[name] = (med(ra), times[best], comp, mm, med(ra, 1), med(rv[best], 1), times, best)
         r = results[name]
-        print(f"{name:5} {r[0]:9.3f} {r[1]:10.3f} {r[0] / r[1]:6.2f} {r[2]:9.3f} {r[3]:8.3f} {r[2] / r[3]:5.2f}"
-              f" {r[4]:7.0f} {r[5]:7.0f}")
-    target("C1 probe/baseline whole-process", results["C1"][0] / results["C1"][1], 1.0)
-    target("C3 probe/baseline whole-process", results["C3"][0] / results["C3"][1], 0.8)
-    target("C4 probe/baseline whole-process", results["C4"][0] / results["C4"][1], 0.8)
-    target("C3 compute / its matmuls", results["C3"][2] / results["C3"][3], 1.5)
-    target("C2 --grad / forward (compute)", results["C2"][2] / results["C1"][2], 3.5)
-    target("C4 --grad / forward (compute)", results["C4g"][2] / results["C4"][2], 3.5)
+        print(f"{name:5} {r[0]:9.3f} " + " ".join(f"{times[n]:12.3f}" for n in names)
+              + f" {best:>12} {r[0] / r[1]:6.2f} {r[2]:9.3f} {r[3]:8.3f} {r[2] / r[3]:5.2f} {r[4]:7.0f} {r[5]:7.0f}")
+    for c, limit in (("C1", 1.0), ("C3", 0.8), ("C4", 0.8)):
+        if c in results:
+            target(f"{c} probe/fastest baseline whole-process", results[c][0] / results[c][1], limit)
+    if "C3" in results:
+        target("C3 compute / its matmuls", results["C3"][2] / results["C3"][3], 1.5)
+    for g, f in (("C2", "C1"), ("C4g", "C4")):
+        if g in results and f in results:
+            target(f"{g[:2]} --grad / forward (compute)", results[g][2] / results[f][2], 3.5)
+    if a.configs:
+        report(rows)
+        return
 
     ten = ["--layers", "10", "--width", "256", "--batch", "1024", "--dtype", "float32"]
     rss10 = statistics.median(run_child(ACTSTAT + ["probe", *ten, *PROBE_ARGS])[1] for _ in range(3))
@@ -178,9 +221,13 @@ def main() -> None:
     print(f"compare, 8 configurations: --jobs 1 {med(j1):.2f} s, --jobs 2 {med(j2):.2f} s")
     target("compare --jobs 2 speed-up", med(j1) / med(j2), 1.6, below=False)
 
-    print(f"\n{'target':40} {'measured':>10} {'target':>10}  result")
+    report(rows)
+
+
+def report(rows: list[tuple[str, str, str, bool | None]]) -> None:
+    print(f"\n{'target':45} {'measured':>10} {'target':>10}  result")
     for name, value, limit, ok in rows:
-        print(f"{name:40} {value:>10} {limit:>10}  {'PASS' if ok else 'MISS'}")
+        print(f"{name:45} {value:>10} {limit:>10}  {'PASS' if ok else 'MISS'}")
 
 
 if __name__ == "__main__":
