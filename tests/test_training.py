@@ -1,0 +1,257 @@
+"""The training core: the full gradient against finite differences, batch norm's running averages,
+dropout's test-time rule, the update ratio, the loop's checkpoints, early stop and the verdicts."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+from actstat.activations import get_activation
+from actstat.errors import ConfigError
+from actstat.initializers import get_initializer
+from actstat.network import NetworkSpec, make_streams
+from actstat.training import Dataset, TrainConfig, checkpoint_steps, train
+from actstat.training.model import MLP
+
+
+
+def numeric_gradient(f, a: np.ndarray, eps: float = 1e-6) -> np.ndarray:
+    """Central differences of the scalar f() with respect to every entry of ``a`` (in place, restored)."""
+    num = np.zeros_like(a)
+    for idx in np.ndindex(a.shape):
+        old = a[idx]
+        a[idx] = old + eps
+        fp = f()
+        a[idx] = old - eps
+        fm = f()
+        a[idx] = old
+        num[idx] = (fp - fm) / (2 * eps)
+    return num
+
+
+def small_model(act="tanh", bn=True, dropout=0.3, mode="inverted", classes=3, seed=1, bias_std=0.1):
+    spec = NetworkSpec(dims=(4, 5, 6), act=get_activation(act), init=get_initializer("xavier"), bias_std=bias_std,
+                       batchnorm=bn, dropout=dropout, dropout_mode=mode)
+    return MLP(spec, classes, make_streams(seed)["weights"])
+
+
+@pytest.mark.parametrize("act", ["tanh", "leaky_relu:0.1", "maxout:2"])
+@pytest.mark.parametrize("bn,dropout,mode", [(True, 0.3, "inverted"), (False, 0.3, "classic"), (True, 0.0, "inverted"),
+                                             (False, 0.0, "inverted")])
+def test_full_gradient_matches_finite_differences(act, bn, dropout, mode, rng) -> None:
+    """Weight decay, batch norm (with gamma and beta) and dropout (a fixed mask) in training mode."""
+    m = small_model(act, bn, dropout, mode)
+    for L in m.layers:  # gamma and beta away from 1 and 0, so that their gradients are tested for real
+        if L.gamma is not None:
+            L.gamma[:] = rng.uniform(0.5, 1.5, L.gamma.shape)
+            L.beta[:] = rng.normal(0, 0.3, L.beta.shape)
+    x = rng.standard_normal((7, 4))
+    y = rng.integers(0, 3, 7)
+    masks = None
+    if dropout:
+        scale = 1 / (1 - dropout) if mode == "inverted" else 1.0
+        masks = [(rng.random((7, w)) >= dropout) * scale for w in (5, 6)]
+    wd = 0.07
+    p = m.train_pass(x, y, rng, wd, masks=masks, update_running=False)
+    params = m.params()
+    assert len(p.grads) == len(params)
+
+    def f() -> float:
+        return m.train_pass(x, y, rng, wd, masks=masks, update_running=False).loss
+
+    for a, g in zip(params, p.grads):
+        num = numeric_gradient(f, a, 1e-6)
+        np.testing.assert_allclose(g, num, rtol=1e-5, atol=1e-8)
+
+
+def test_weight_decay_term_is_half_lambda_w_squared(rng) -> None:
+    m = small_model(bn=False, dropout=0.0)
+    x, y = rng.standard_normal((5, 4)), rng.integers(0, 3, 5)
+    a = m.train_pass(x, y, rng, 0.0).loss
+    b = m.train_pass(x, y, rng, 0.3).loss
+    expected = 0.5 * 0.3 * sum(float(np.sum(W ** 2)) for W in [L.W for L in m.layers] + [m.W_out])
+    assert b - a == pytest.approx(expected, rel=1e-12)
+
+
+def test_batchnorm_running_averages_and_evaluation(rng) -> None:
+    m = small_model(bn=True, dropout=0.0)
+    L1 = m.layers[0]
+    rm, rv = np.zeros(5), np.ones(5)
+    for _ in range(6):  # no update: the first layer's W stays, so its z is known
+        x = rng.standard_normal((8, 4)) * 2 + 1
+        z = x @ L1.W
+        rm = 0.9 * rm + 0.1 * z.mean(axis=0)
+        rv = 0.9 * rv + 0.1 * z.var(axis=0)
+        m.train_pass(x, rng.integers(0, 3, 8), rng)
+    np.testing.assert_allclose(L1.run_mean, rm, rtol=1e-12)
+    np.testing.assert_allclose(L1.run_var, rv, rtol=1e-12)
+    # evaluation uses them: recompute the scores by hand
+    x = rng.standard_normal((3, 4))
+    h = x
+    for L in m.layers:
+        z = h @ L.W
+        h = np.tanh((z - L.run_mean) / np.sqrt(L.run_var + 1e-5) * L.gamma + L.beta)
+    np.testing.assert_allclose(m.scores(x), h @ m.W_out + m.b_out, rtol=1e-12)
+
+
+def test_dropout_test_time_rules(rng) -> None:
+    """Inverted: evaluation uses h as is; classic: (1 - p) h. Same weights either way."""
+    inv = small_model(bn=False, dropout=0.4, mode="inverted")
+    cla = small_model(bn=False, dropout=0.4, mode="classic")
+    x = rng.standard_normal((3, 4))
+    h_inv, h_cla = x, x
+    for L in inv.layers:
+        h_inv = np.tanh(h_inv @ L.W + L.b)
+        h_cla = 0.6 * np.tanh(h_cla @ L.W + L.b)
+    np.testing.assert_allclose(inv.scores(x), h_inv @ inv.W_out + inv.b_out, rtol=1e-12)
+    np.testing.assert_allclose(cla.scores(x), h_cla @ cla.W_out + cla.b_out, rtol=1e-12)
+    # training: about p of the units are dropped, the kept ones scaled by 1/(1 - p) (inverted)
+    p = inv.train_pass(rng.standard_normal((400, 4)), rng.integers(0, 3, 400), rng)
+    mask = p.layers[0].mask
+    assert set(np.unique(mask)) == {0.0, 1 / 0.6}
+    assert abs(np.mean(mask == 0) - 0.4) < 0.05
+
+
+def test_checkpoint_steps() -> None:
+    s = checkpoint_steps(1000, None)
+    assert s[:6] == [0, 1, 2, 3, 4, 5] and s[-1] == 1000 and len(s) <= 41
+    assert all(b > a for a, b in zip(s, s[1:]))
+    assert checkpoint_steps(25, 10) == [0, 10, 20, 25]
+    assert checkpoint_steps(0, None) == [0]
+
+
+def blobs_cfg(**kw) -> TrainConfig:
+    base = dict(widths=(16, 16), data="blobs", examples=300, preprocess="standardize", steps=30, every=10,
+                optimizer="momentum", lr=0.05)
+    return TrainConfig(**(base | kw))
+
+
+def test_document_schema_and_determinism() -> None:
+    streamed = []
+    doc = train(blobs_cfg(), on_checkpoint=streamed.append)
+    again = train(blobs_cfg())
+    assert json.dumps(doc) == json.dumps(again)
+    assert [c["step"] for c in doc["checkpoints"]] == [0, 10, 20, 30]
+    assert streamed == doc["checkpoints"]
+    assert {"actstat_version", "kind", "config", "data", "checkpoints", "hist_edges", "warnings",
+            "stopped_early", "final"} <= set(doc)
+    assert doc["kind"] == "train" and doc["stopped_early"] is None
+    assert doc["data"] == {"name": "blobs", "train": 240, "val": 60, "features": 2, "classes": 3}
+    c0, c3 = doc["checkpoints"][0], doc["checkpoints"][-1]
+    assert c0["epoch"] == 0 and c3["epoch"] == pytest.approx(30 / 2)  # 240 // 100 = 2 steps per epoch
+    for lay in c0["layers"]:
+        assert lay["update_ratio"] is None
+        assert sum(lay["hist"]) + lay["hist_outside"] == 100 * 16
+        assert 0 <= lay["dead"] <= lay["zero"] <= 1  # a dead unit is zero in every example
+    assert len(doc["hist_edges"]) == 2 and len(doc["hist_edges"][0]) == 31
+    assert doc["final"]["train_acc"] == c3["train_acc"] > c0["train_acc"]
+    assert c3["loss"] < c0["loss"]
+    assert doc["config"]["lr"] == 0.05 and doc["config"]["optimizer"] == "momentum:0.9"
+    json.dumps(doc, allow_nan=False)
+
+
+def test_update_ratio_is_the_applied_update_for_adam() -> None:
+    """Adam's first step is lr * g / (|g| + eps), i.e. lr * sign(g) entry by entry: so the ratio is
+    lr * sqrt(non-zero gradient entries) / ||W_0||, whatever the gradient's size."""
+    cfg = blobs_cfg(optimizer="adam", lr=1e-3, steps=1, every=1)
+    doc = train(cfg)
+    m = MLP(NetworkSpec(dims=(2, 16, 16), act=get_activation("relu"), init=get_initializer("he")), 3,
+            np.random.Generator(np.random.PCG64(np.random.SeedSequence(0).spawn(7)[1])))
+    c1 = doc["checkpoints"][1]
+    for lay, lay0, L in zip(c1["layers"], doc["checkpoints"][0]["layers"], m.layers):
+        w0 = float(np.linalg.norm(L.W))
+        assert lay0["weight_rms"] == pytest.approx(np.sqrt(np.mean(L.W ** 2)), rel=1e-12)  # the same W_0
+        ratio = lay["update_ratio"]
+        k = round((ratio * w0 / 1e-3) ** 2)  # the number of entries with a non-zero gradient
+        assert 1 <= k <= L.W.size
+        assert ratio == pytest.approx(1e-3 * math.sqrt(k) / w0, rel=1e-4)  # (sqrt(k +- 1) is 1e-3 away)
+
+
+def test_learning_rate_too_high_stops_early() -> None:
+    doc = train(blobs_cfg(optimizer="sgd", lr=1e6, steps=50, every=None))
+    stop = doc["stopped_early"]
+    assert stop is not None and stop["step"] < 50
+    assert doc["checkpoints"][-1]["step"] == stop["step"]
+    kinds = {w["kind"]: w for w in doc["warnings"]}
+    assert kinds["loss_exploded"]["step"] == stop["step"] and "lower --lr" in kinds["loss_exploded"]["hint"]
+    json.dumps(doc, allow_nan=False)
+
+
+def test_learning_rate_too_low_and_update_ratio() -> None:
+    doc = train(blobs_cfg(optimizer="sgd", lr=1e-6))
+    kinds = [w["kind"] for w in doc["warnings"]]
+    assert "loss_not_decreasing" in kinds
+    low = [w for w in doc["warnings"] if w["kind"] == "update_ratio"]
+    assert {w["layer"] for w in low} == {1, 2} and all(w["value"] < 1e-4 for w in low)
+    good = train(blobs_cfg())
+    assert "loss_not_decreasing" not in [w["kind"] for w in good["warnings"]]
+
+
+def test_overfit_a_small_subset() -> None:
+    ok = train(blobs_cfg(optimizer="adam", lr=0.01, overfit=20, steps=200, every=100, data="spiral"))
+    assert ok["data"]["train"] == 20 and ok["config"]["batch_size"] == 20
+    assert ok["final"]["train_acc"] == 1.0
+    assert "cannot_overfit" not in [w["kind"] for w in ok["warnings"]]
+    bad = train(blobs_cfg(optimizer="sgd", lr=1e-5, overfit=20, steps=20, data="spiral"))
+    w = [w for w in bad["warnings"] if w["kind"] == "cannot_overfit"]
+    assert w and w[0]["value"] < 0.98
+
+
+def test_initial_loss_sanity_check() -> None:
+    # raw blobs (centres ~ N(0, 9)): large scores at init, far from ln 3
+    raw = train(blobs_cfg(preprocess="none", steps=0))
+    w = [w for w in raw["warnings"] if w["kind"] == "initial_loss"]
+    assert w and w[0]["value"] > w[0]["threshold"] == pytest.approx(1.5 * math.log(3))
+    tidy = train(blobs_cfg(init="normal:0.01", steps=0))
+    assert "initial_loss" not in [w["kind"] for w in tidy["warnings"]]
+    assert tidy["checkpoints"][0]["batch_data_loss"] == pytest.approx(math.log(3), rel=1e-3)
+
+
+def test_overfitting_verdict() -> None:
+    data = Dataset(np.eye(8)[np.arange(40) % 8] + 0.0, np.arange(40) % 2, np.eye(8)[np.arange(40) % 8] + 0.0,
+                   (np.arange(40) + 1) % 2, 2, "mismatched")  # validation labels are the opposite
+    doc = train(TrainConfig(widths=(8,), steps=100, every=50, optimizer="adam", lr=0.05, batch_size=20), data=data)
+    assert doc["final"]["train_acc"] == 1.0 and doc["final"]["val_acc"] == 0.0
+    assert [w for w in doc["warnings"] if w["kind"] == "overfitting"][0]["value"] == 1.0
+
+
+def test_bad_configs() -> None:
+    with pytest.raises(ConfigError, match="Did you mean 'adam'"):
+        train(blobs_cfg(optimizer="adm"))
+    with pytest.raises(ConfigError, match="--lr"):
+        train(blobs_cfg(lr=-1.0))
+    with pytest.raises(ConfigError, match="more than the 240 training"):
+        train(blobs_cfg(batch_size=500))
+    with pytest.raises(ConfigError, match="not both"):
+        train(blobs_cfg(epochs=2))
+    with pytest.raises(ConfigError, match="threshold"):
+        train(blobs_cfg(thresholds={"nope": 1.0}))
+
+
+def test_float32_training_stays_float32() -> None:
+    a = train(blobs_cfg(dtype="float32", batchnorm=True, dropout=0.2))
+    b = train(blobs_cfg(dtype="float64", batchnorm=True, dropout=0.2))
+    assert a["final"]["train_acc"] == pytest.approx(b["final"]["train_acc"], abs=0.05)
+
+
+def test_init_ordering_on_digits_agrees_with_the_probe() -> None:
+    """The notes' figure: ReLU 5 x 100, std 0.01 barely learns, He learns fastest, Xavier between;
+    and the probe's step-0 verdict on the same network and data says why."""
+    from actstat.probe import ProbeConfig, run_probe
+    from actstat.training import load_dataset
+
+    data = load_dataset("digits")
+    loss = {}
+    for init in ("normal:0.01", "xavier", "he"):
+        doc = train(TrainConfig(widths=(100,) * 5, act="relu", init=init, optimizer="sgd", lr=0.01, steps=120,
+                                batch_size=64, every=60, eval_size=500), data=data)
+        loss[init] = doc["final"]["loss"]
+        x = data.X_train[:500]
+        probe = run_probe(ProbeConfig(widths=(100,) * 5, act="relu", init=init, batch=500, input_dim=64), x=x)
+        vanishing = any(w.kind == "vanishing" for w in probe.warnings)
+        assert vanishing == (init != "he"), init
+    assert loss["normal:0.01"] > loss["xavier"] > loss["he"]
+    assert loss["normal:0.01"] > 0.99 * math.log(10)
