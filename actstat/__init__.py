@@ -8,7 +8,7 @@ Library first: everything the CLI does is available here.
     []
 """
 
-__version__ = "0.1.0"
+from ._version import __version__
 
 from typing import TYPE_CHECKING, Any
 

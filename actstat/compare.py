@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from . import __version__
+from ._version import __version__
 from .activations import get_activation
 from .diagnostics import INFORMATIONAL
 from .probe import ProbeConfig, run_probe, validate

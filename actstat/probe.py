@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from . import __version__
+from ._version import __version__
 from .activations import Activation, get_activation
 from .diagnostics import THRESHOLDS, Diagnostic, LayerFacts, default_thresholds, diagnose, diagnose_gradients
 from .data import PREPROCESS, feature_scale_ratio, is_input_file, load_input, preprocess

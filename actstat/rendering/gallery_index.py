@@ -1,0 +1,24 @@
+"""Markdown index of the sample-report gallery."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def gallery_index(rows: list[tuple[Any, list[str]]], phase: bool = False) -> str:
+    """The gallery's README.md: one row per case (its report, histogram thumbnail and verdict)."""
+    lines = ["# actstat sample reports", "",
+             "One report per canonical experiment, written by `actstat gallery sample_reports --force`"
+             " (the case list is `actstat/gallery.py`). Click a picture for the full report.", "",
+             "| experiment | histograms per layer | verdict |", "|---|---|---|"]
+    for case, kinds in rows:
+        cmd = "actstat probe " + " ".join(case.argv)
+        lines.append(f"| [{case.title}]({case.name}/report.md)<br>`{cmd}`<br>{case.lecture} |"
+                     f" [<img src=\"{case.name}/hist.png\" width=\"360\">]({case.name}/report.md) |"
+                     f" {', '.join(f'`{k}`' for k in kinds) or 'no warnings'} |")
+    if phase:
+        lines += ["", "## Theory: the phase diagram of tanh", "",
+                  "`actstat theory --act tanh --sigma-b 0.3 --critical --phase-diagram phase-tanh.png`: chi_1 over"
+                  " sigma_w x sigma_b, the critical line chi_1 = 1 between order (blue) and chaos (red), the"
+                  " critical sigma_w at sigma_b = 0.3 marked.", "", "![phase diagram of tanh](phase-tanh.png)"]
+    return "\n".join(lines) + "\n"
