@@ -216,6 +216,9 @@ def train_hist_figure(doc: dict[str, Any]) -> Any:
         edges = np.asarray(doc["hist_edges"][i], dtype=float)
         counts = np.array([cp["layers"][i]["hist"] for cp in cps], dtype=float)  # (checkpoints, bins)
         kinds = warned.get(i + 1, [])
+        total = counts.sum(axis=1) + _floats([cp["layers"][i].get("hist_outside", 0) for cp in cps])
+        with np.errstate(divide="ignore", invalid="ignore"):
+            outside = np.nanmax(np.where(total > 0, 1 - counts.sum(axis=1) / total, 0.0)) if len(cps) else 0.0
         if counts.sum() > 0 and np.all(np.isfinite(edges)) and edges[-1] > edges[0]:
             img = ax.pcolormesh(np.arange(len(cps) + 1), edges, np.log1p(counts.T), cmap="viridis",
                                 shading="flat")
@@ -226,7 +229,8 @@ def train_hist_figure(doc: dict[str, Any]) -> Any:
         ax.set_xticks([t + 0.5 for t in ticks])
         ax.set_xticklabels([str(steps[t]) for t in ticks], fontsize=6)
         ax.tick_params(axis="y", labelsize=6)
-        ax.set_title(f"layer {i + 1}" + (": " + ", ".join(kinds) if kinds else ""), fontsize=8,
+        note = f" (up to {100 * outside:.0f}% outside the bins)" if outside >= 0.005 else ""
+        ax.set_title(f"layer {i + 1}{note}" + ("\n" + ", ".join(kinds) if kinds else ""), fontsize=8,
                      color=WARN_COLOR if kinds else "black")
         if i % cols == 0:
             ax.set_ylabel("activation", fontsize=7)
@@ -271,7 +275,8 @@ def compare_train_figure(doc: dict[str, Any]) -> Any:
     for ax in (ax_loss, ax_acc):
         _step_axis(ax, all_steps if all_steps.size else np.zeros(1), log)
     ax_loss.legend(fontsize="small", loc="best")
-    fig.suptitle(doc.get("title") or f"actstat compare --train: {len(curves)} runs, seed {doc.get('seed')}",
-                 fontsize=10)
+    d = doc.get("data") or {}
+    fig.suptitle(doc.get("title") or f"actstat compare --train: {len(curves)} runs on {d.get('name', '?')}"
+                 f" ({d.get('train', '?')} training examples), seed {doc.get('seed')}", fontsize=10)
     fig.tight_layout()
     return fig

@@ -34,8 +34,8 @@ def _config_lines(doc: dict[str, Any]) -> list[str]:
         lines.append(f"- data `{d.get('name')}`: {d.get('train')} training and {d.get('val')} validation examples,"
                      f" {d.get('features')} features, {d.get('classes')} classes; preprocessing"
                      f" {c.get('preprocess', 'none')}")
-    lines.append(f"- optimiser `{c.get('optimizer')}`" + (f": {doc['optimizer_formula']}"
-                                                          if doc.get("optimizer_formula") else "")
+    lines.append(f"- optimiser `{c.get('optimizer')}`" + (f": {c['optimizer_formula']}"
+                                                          if c.get("optimizer_formula") else "")
                  + f"; lr {_fmt(c.get('lr'))}, weight decay {_fmt(c.get('weight_decay'))}"
                  " (0.5 lambda ||W||^2 in the loss)")
     lines.append(f"- batch {c.get('batch_size')}, steps {_fmt(c.get('steps'))}, epochs {_fmt(c.get('epochs'))},"
