@@ -1,7 +1,7 @@
 """Compare configurations: the cartesian product of option values, each probed with the same seed
 and the same input batch, summarised one row per configuration. Pure numpy (no click).
 
-With jobs > 1 the configurations run in worker processes; every probe is a pure function of its
+With jobs > 1 the configurations run in worker processes (or on a Dask cluster); every probe is a pure function of its
 configuration and the shared input, so the results equal a serial run's, in the same order.
 """
 
@@ -18,6 +18,7 @@ import numpy as np
 from ._version import __version__
 from .activations import get_activation
 from .diagnostics import INFORMATIONAL
+from .executor import run_tasks
 from .probe import ProbeConfig, run_probe, validate
 
 # options that may take several values, in the order the product varies them (last fastest)
@@ -93,84 +94,6 @@ def summarize(doc: dict[str, Any], label: str) -> dict[str, Any]:
     return row
 
 
-BLAS_THREAD_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
-
-
-class _BlasThreads:
-    """OpenBLAS's thread count in this process, through its C API (as threadpoolctl does); None from
-    find() when the loaded BLAS does not expose it (then --jobs 1 also runs in a worker process)."""
-
-    NAMES = ("scipy_openblas_set_num_threads64_", "scipy_openblas_set_num_threads", "openblas_set_num_threads",
-             "openblas_set_num_threads64_")
-
-    def __init__(self, set_fn: Any, get_fn: Any) -> None:
-        self.set_fn, self.get_fn = set_fn, get_fn
-
-    @classmethod
-    def find(cls) -> _BlasThreads | None:
-        import ctypes
-
-        try:
-            with open("/proc/self/maps") as fh:
-                paths = {line.split()[-1] for line in fh if "openblas" in line.lower() and "/" in line}
-        except OSError:
-            return None
-        for path in sorted(paths):
-            try:
-                lib = ctypes.CDLL(path)
-            except OSError:
-                continue
-            for name in cls.NAMES:
-                if hasattr(lib, name) and hasattr(lib, name.replace("set_", "get_")):
-                    return cls(getattr(lib, name), getattr(lib, name.replace("set_", "get_")))
-        return None
-
-    def limit(self, n: int) -> Any:
-        import contextlib
-
-        @contextlib.contextmanager
-        def ctx() -> Any:
-            old = int(self.get_fn())
-            self.set_fn(n)
-            try:
-                yield
-            finally:
-                self.set_fn(old)
-
-        return ctx()
-
-
-class _single_threaded_blas:
-    """Set the BLAS thread variables to 1 while worker processes start (they read them at import)."""
-
-    def __enter__(self) -> None:
-        import os
-
-        self.saved = {k: os.environ.get(k) for k in BLAS_THREAD_VARS}
-        for k in BLAS_THREAD_VARS:
-            os.environ[k] = "1"
-
-    def __exit__(self, *exc: object) -> None:
-        import os
-
-        for k, v in self.saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-
-
-def _worker_init() -> None:
-    """Workers leave Ctrl-C to the parent, which stops them, and run BLAS on one thread (a forked
-    worker inherits the parent's thread count; a spawned one reads the environment set above)."""
-    import signal
-
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    blas = _BlasThreads.find()
-    if blas is not None:
-        blas.set_fn(1)
-
-
 def _cost(cfg: ProbeConfig) -> float:
     """A probe's work, roughly: multiply-adds of its products plus its statistics (about as much as
     500 multiply-adds per activation), three times over with the backward pass."""
@@ -187,51 +110,16 @@ def _probe(cfg: ProbeConfig, x: np.ndarray | None) -> dict[str, Any]:
 
 def run_compare(
     configs: Sequence[ProbeConfig], x: np.ndarray | None = None, jobs: int = 1,
-    on_done: Callable[[int, int], None] | None = None,
+    on_done: Callable[[int, int], None] | None = None, cluster: str | None = None,
 ) -> dict[str, Any]:
-    """Probe every configuration (in ``jobs`` processes) and return the compare document."""
+    """Probe every configuration (in ``jobs`` processes, or on the Dask cluster at ``cluster``: see
+    actstat.executor) and return the compare document."""
     for c in configs:
         validate(c)  # every error before any work
     names = labels(configs)
-    docs: list[dict[str, Any]] = []
-    serial = jobs <= 1 or len(configs) <= 1
-    blas = _BlasThreads.find() if serial else None
-    if serial and blas is not None:
-        # every configuration runs with one BLAS thread, in this process or in a worker, so that
-        # --jobs 1 and --jobs N give the same bits (BLAS sums in a thread-dependent order)
-        with blas.limit(1):
-            for i, c in enumerate(configs):
-                docs.append(_probe(c, x))
-                if on_done:
-                    on_done(i + 1, len(configs))
-    else:
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor
-
-        # fork where there is one (no re-import per worker); each worker then drops to one BLAS thread
-        methods = multiprocessing.get_all_start_methods()
-        ctx = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
-        from concurrent.futures import as_completed
-
-        workers = max(1, min(jobs, len(configs)))
-        # longest first, so that no worker is left with a long probe at the end (results keep their order)
-        order = sorted(range(len(configs)), key=lambda i: -_cost(configs[i]))
-        with _single_threaded_blas():  # the workers share the cores: one BLAS thread each
-            pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_worker_init)
-            futures = {pool.submit(_probe, configs[i], x): i for i in order}  # (workers start here)
-        got: dict[int, dict[str, Any]] = {}
-        try:
-            for f in as_completed(futures):
-                got[futures[f]] = f.result()
-                if on_done:
-                    on_done(len(got), len(configs))
-        except BaseException:  # Ctrl-C or an error: stop the workers now, not after their current probe
-            for p in list(getattr(pool, "_processes", {}).values()):
-                p.terminate()
-            pool.shutdown(wait=False, cancel_futures=True)
-            raise
-        pool.shutdown()
-        docs = [got[i] for i in range(len(configs))]
+    # longest first, so that no worker is left with a long probe at the end (results keep their order)
+    docs: list[dict[str, Any]] = run_tasks(_probe, configs, shared=x, jobs=jobs, cluster=cluster, cost=_cost,
+                                           on_done=on_done)
     rows = [summarize(d, n) for d, n in zip(docs, names)]
     warnings = [{"config": n, **w} for d, n in zip(docs, names) for w in d["warnings"]]
     return {

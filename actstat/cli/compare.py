@@ -8,6 +8,7 @@ import click
 
 from .app import CONTEXT, EXIT_FAIL_ON, cli, core_errors
 from .common import _input_kinds, check_grad_options, emit, progress_bar, replace_cfg, user_input
+from .executing import executor_options, resolve_executor
 from .options import (
     InputType, ListOf, NameSpec, _act_lookup, _init_lookup, _with_options, build_config, config_option, grad_options,
     parse_fail_on, stats_options,
@@ -49,17 +50,16 @@ COMPARE_GRID = [
     click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True,
                  help="One seed for every configuration: the same input batch for all."),
     click.option("--force", is_flag=True, help="Run even if the memory estimate exceeds what is available."),
-    click.option("--jobs", "-j", type=click.IntRange(min=1), default=None,
-                 help="Parallel processes (results equal --jobs 1).  [default: the number of cores]"),
     click.option("--plot", "plot_path", type=click.Path(dir_okay=False), default=None,
                  help="Overlay std against depth for every configuration (.png, .svg or .pdf)."),
     click.option("--log", "log_scale", is_flag=True, help="--plot: log-scale std axis."),
     click.option("--dpi", type=click.IntRange(20, 1200), default=None, help="--plot resolution.  [default: 100]"),
 ])
+@executor_options("configurations")
 @grad_options
 @stats_options
-def compare(fmt: str, no_headers: bool, fail_on: str | None, jobs: int | None, plot_path: str | None,
-            log_scale: bool, dpi: int | None, **kw: Any) -> int:
+def compare(fmt: str, no_headers: bool, fail_on: str | None, jobs: int | None, cluster: str | None,
+            plot_path: str | None, log_scale: bool, dpi: int | None, **kw: Any) -> int:
     """Probe every combination of the given values and summarise each configuration in one row.
 
     Each configuration is probed with the same seed and the same input batch. Rows: the
@@ -71,11 +71,10 @@ def compare(fmt: str, no_headers: bool, fail_on: str | None, jobs: int | None, p
         actstat compare --act tanh,relu --init xavier,he --layers 10
         actstat compare --init normal:0.01,xavier,he --act relu --batchnorm-both --format csv
     """
-    import os
-
     from ..compare import expand, run_compare
     from ..diagnostics import FORWARD_KINDS, GRADIENT_KINDS
 
+    jobs, cluster = resolve_executor(jobs, cluster)
     fail_kinds = parse_fail_on(fail_on, FORWARD_KINDS + GRADIENT_KINDS)
     check_grad_options(kw, fail_kinds)
     if dpi is not None and plot_path is None:
@@ -104,7 +103,7 @@ def compare(fmt: str, no_headers: bool, fail_on: str | None, jobs: int | None, p
             fitted, x = user_input(configs[0], batch_given)
             configs = [replace_cfg(c, input_dim=fitted.input_dim, batch=fitted.batch) for c in configs]
         with progress_bar(len(configs), "configurations", min_total=4) as on_done:
-            doc = run_compare(configs, x, jobs or os.cpu_count() or 1, on_done)
+            doc = run_compare(configs, x, jobs, on_done, cluster=cluster)
         if plot_path:
             from ..rendering.plots import compare_figure
             from ..rendering.figures import save_figure
