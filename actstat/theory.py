@@ -67,8 +67,18 @@ class Moments:
     dphi2: float
 
 
+def dphi2_at_zero(act: Activation) -> float:
+    """lim_{q -> 0+} E[phi'(sqrt(q) z)^2] = (phi'(0-)^2 + phi'(0+)^2) / 2: half the mass on each side of 0,
+    so an activation whose derivative jumps at 0 (selu, elu with alpha != 1, leaky relu) averages the
+    squared one-sided derivatives."""
+    with np.errstate(all="ignore"):
+        d = act.df(np.array([1e-200, -1e-200]))
+    return float(0.5 * (d[0] * d[0] + d[1] * d[1]))
+
+
 def expectations(act: Activation, q: float) -> Moments:
-    """E[phi(sqrt(q) z)], E[phi(sqrt(q) z)^2], E[phi'(sqrt(q) z)^2] for z ~ N(0, 1)."""
+    """E[phi(sqrt(q) z)], E[phi(sqrt(q) z)^2], E[phi'(sqrt(q) z)^2] for z ~ N(0, 1); at q = 0 the limits
+    q -> 0+ (continuous in q)."""
     if act.pieces > 1:
         raise ValueError("maxout has no single-variable mean-field map")
     q = float(q)
@@ -79,6 +89,9 @@ def expectations(act: Activation, q: float) -> Moments:
         a = act.param if name == "leaky_relu" and act.param is not None else 0.0
         return Moments((1.0 - a) * math.sqrt(q / (2.0 * math.pi)), 0.5 * q * (1.0 + a * a), 0.5 * (1.0 + a * a))
     f, df = act.f, act.df
+    if q == 0.0:
+        f0 = float(f(np.zeros(1))[0])
+        return Moments(f0, f0 * f0, dphi2_at_zero(act))
     return Moments(
         gaussian_expectation(f, q),
         gaussian_expectation(lambda x: np.square(f(x)), q),
@@ -138,29 +151,65 @@ def _map(act: Activation, sigma_w: float, sigma_b: float, q: float) -> float:
     return sigma_w ** 2 * second_moment(act, q) + sigma_b ** 2
 
 
-def fixed_point(act: Activation, sigma_w: float, sigma_b: float, q0: float = 1.0, max_iter: int = 5000) -> float:
+def fixed_point(act: Activation, sigma_w: float, sigma_b: float, q0: float = 1.0, max_iter: int = 100) -> float:
     """q* reached by iterating the map from q^1 = sigma_w^2 q0 + sigma_b^2 (inf when q grows without bound;
-    the starting q itself where the map is the identity, as for ReLU at sigma_w = sqrt(2), sigma_b = 0)."""
-    q = prev = sigma_w ** 2 * q0 + sigma_b ** 2
+    the starting q itself where the map is the identity, as for ReLU at sigma_w = sqrt(2), sigma_b = 0).
+
+    The map is increasing in q (phi(u)^2 + phi(-u)^2 grows with |u| for every activation here), so its
+    iterates move monotonically towards the nearest fixed point in their direction. After ``max_iter``
+    plain steps (enough where the map contracts fast), a slow approach (near criticality, where the
+    slope at q* is close to 1) is finished by bracketing that nearest root of map(q) - q on a geometric
+    grid in the direction of motion and bisecting it; q* = 0 when the map stays below the identity down
+    to q = 1e-12 q^1 and phi(0) = 0 without a bias (near 0 the map is chi_1(0) q to leading order)."""
+    q = sigma_w ** 2 * q0 + sigma_b ** 2
+    if not math.isfinite(q) or q > Q_OVERFLOW:
+        return math.inf
+    start = q
+    up = False
     for _ in range(max_iter):
         new = _map(act, sigma_w, sigma_b, q)
         if not math.isfinite(new) or new > Q_OVERFLOW:
             return math.inf
-        if abs(new - q) <= 1e-13 * max(q, 1e-300) or new == q:
+        if abs(new - q) <= 1e-14 * q or new == q:
             return new
         if new < 1e-300:
             return 0.0
-        q, prev = new, q
-    # not converged: a slow drift (e.g. tanh at sigma_w = 1, sigma_b = 0 creeps to 0 like 1/l;
-    # ReLU at sigma_w = sqrt(2) with a bias grows linearly): name its limit
-    if q > prev:
-        return math.inf
-    return 0.0 if q < 1e-2 * (sigma_w ** 2 * q0 + sigma_b ** 2) else q
+        up = new > q
+        q = new
+
+    def g(x: float) -> float:
+        return _map(act, sigma_w, sigma_b, x) - x
+
+    if up:  # g(q) > 0: the nearest root above
+        lo, hi = q, q
+        while g(hi) > 0:
+            lo, hi = hi, hi * (1.25 if hi < 1e8 * start else 10.0)
+            if hi > Q_OVERFLOW:
+                return math.inf
+    else:  # g(q) < 0: the nearest root below
+        vanishes = sigma_b == 0.0 and expectations(act, 0.0).second == 0.0
+        lo, hi = q, q
+        while g(lo) < 0:
+            lo, hi = lo / (1.25 if lo > 1e-12 * start else 10.0), lo
+            if lo < 1e-12 * start and vanishes:
+                return 0.0
+            if lo < 1e-300:
+                return 0.0
+    for _ in range(200):
+        mid = math.sqrt(lo * hi) if lo > 0 else 0.5 * hi
+        if (g(mid) > 0) == (g(lo) > 0):
+            lo = mid
+        else:
+            hi = mid
+        if hi - lo <= 1e-15 * hi:
+            break
+    return 0.5 * (lo + hi)
 
 
 def chi1(act: Activation, sigma_w: float, q_star: float) -> float:
-    """sigma_w^2 E[phi'(sqrt(q*) z)^2]; when q grows without bound, its limit (ReLU-like tails:
-    E[phi'^2] tends to a constant, e.g. 1/2 for silu and gelu)."""
+    """sigma_w^2 E[phi'(sqrt(q*) z)^2]; at q* = 0 its limit sigma_w^2 (phi'(0-)^2 + phi'(0+)^2) / 2 (both
+    one-sided derivatives); when q grows without bound, its limit there (ReLU-like tails: E[phi'^2]
+    tends to a constant, e.g. 1/2 for silu and gelu)."""
     if not math.isfinite(q_star):
         if act.name in ("relu", "leaky_relu", "linear"):
             return sigma_w ** 2 * expectations(act, 1.0).dphi2
@@ -176,63 +225,138 @@ def phase(chi: float) -> str:
     return "ordered" if chi < 1.0 else "chaotic"
 
 
-def depth_scale_q(act: Activation, sigma_w: float, sigma_b: float, q_star: float) -> float | None:
-    """xi_q: |q^l - q*| ~ exp(-l / xi_q), from the slope of the variance map at q* (None: no convergence)."""
-    if not (math.isfinite(q_star) and q_star > 0):
-        return None
-    h = 1e-4 * q_star
-    slope = (_map(act, sigma_w, sigma_b, q_star + h) - _map(act, sigma_w, sigma_b, q_star - h)) / (2 * h)
-    if not 0 < slope < 1:
+def _depth(slope: float) -> float | None:
+    """-1 / ln(slope) for a contraction 0 < slope < 1 (None: no exponential approach)."""
+    if not 0 < slope < 1 or abs(slope - 1.0) <= CRITICAL_TOL:
         return None
     return -1.0 / math.log(slope)
 
 
-def _gauss_hermite_2d(n: int = 80) -> tuple[Array, Array]:
-    x, w = np.polynomial.hermite_e.hermegauss(n)
-    return x, w / math.sqrt(2.0 * math.pi)
+def depth_scale_q(act: Activation, sigma_w: float, sigma_b: float, q_star: float) -> float | None:
+    """xi_q: |q^l - q*| ~ exp(-l / xi_q), from the slope of the variance map at q* (None: no exponential
+    convergence). At q* = 0 (no bias, phi(0) = 0) the map is chi_1 q to leading order, so q itself
+    shrinks by chi_1 a layer: xi_q = -1 / ln chi_1."""
+    if not math.isfinite(q_star):
+        return None
+    if q_star == 0.0:
+        return _depth(chi1(act, sigma_w, 0.0))
+    h = 1e-4 * q_star
+    slope = (_map(act, sigma_w, sigma_b, q_star + h) - _map(act, sigma_w, sigma_b, q_star - h)) / (2 * h)
+    return _depth(slope)
 
 
-def correlation_fixed_point(act: Activation, sigma_w: float, sigma_b: float, q_star: float,
-                            max_iter: int = 2000) -> float:
-    """c*: the fixed point of the correlation map between two inputs (1 in the ordered phase)."""
-    x, w = _gauss_hermite_2d()
-    z1, z2 = np.meshgrid(x, x, indexing="ij")
-    ww = np.outer(w, w)
-    s = math.sqrt(q_star)
-    c = 0.5
-    with np.errstate(all="ignore"):
-        for _ in range(max_iter):
-            u1 = s * z1
-            u2 = s * (c * z1 + math.sqrt(max(1.0 - c * c, 0.0)) * z2)
-            new = (sigma_w ** 2 * float(np.sum(ww * act.f(u1) * act.f(u2))) + sigma_b ** 2) / q_star
-            new = min(max(new, -1.0), 1.0)
-            if abs(new - c) < 1e-12:
-                return new
-            c = new
-    return c
+# --- two inputs: the correlation map -------------------------------------------------------------
+#
+# E[F(u1) G(u2)] with u1 = sqrt(q) z1, u2 = sqrt(q) (c z1 + sqrt(1 - c^2) z2), z1, z2 ~ N(0, 1) independent.
+# In polar coordinates z1 = rho cos(theta), z2 = rho sin(theta) the arguments are sqrt(q) rho cos(theta) and
+# sqrt(q) rho cos(theta - theta_c), c = cos(theta_c): their signs change only at four angles, so the
+# integrand is smooth inside each of the sectors between them (a kink at 0, as in elu and selu, lies on
+# a sector edge), and the density rho exp(-rho^2/2) / (2 pi) has no ridge however close c is to 1.
+# Gauss-Legendre panels in theta refine geometrically towards each sector edge (where a saturating
+# function turns over an angle ~ 1/(sqrt(q) rho)); panels in rho refine towards 0 on the scale 1/sqrt(q).
+
+RHO_MAX = 10.0  # rho exp(-rho^2/2) below 2e-21 beyond
+GL2_NODES = 8
+THETA_FINEST, THETA_PANELS = 1e-4, 9  # per half sector
+
+
+@functools.lru_cache(maxsize=16)
+def _rho_panels(scale: float) -> tuple[Array, Array]:
+    """Nodes and weights for rho in [0, RHO_MAX] with the weight rho exp(-rho^2/2) folded in."""
+    edges = np.unique(np.concatenate([[0.0], scale * np.geomspace(1e-3, 1.0, 7), np.arange(0.0, RHO_MAX, 0.5),
+                                      scale * np.arange(0.5, 6.01, 0.5), [RHO_MAX]]))
+    edges = edges[edges <= RHO_MAX]
+    x, w = np.polynomial.legendre.leggauss(GL2_NODES)
+    a, b = edges[:-1, None], edges[1:, None]
+    r = (0.5 * (b - a) * x + 0.5 * (b + a)).ravel()
+    return r, (0.5 * (b - a) * w).ravel() * r * np.exp(-0.5 * r * r)
+
+
+def _theta_panels(c: float) -> tuple[Array, Array]:
+    """Nodes and weights (divided by 2 pi) for theta in [0, 2 pi), split where cos(theta) or
+    cos(theta - arccos c) changes sign, refined geometrically towards every edge."""
+    tc = math.acos(min(max(c, -1.0), 1.0))
+    cuts = {0.0, 2 * math.pi, 0.5 * math.pi, 1.5 * math.pi,
+            (tc + 0.5 * math.pi) % (2 * math.pi), (tc + 1.5 * math.pi) % (2 * math.pi)}
+    cuts_a = np.array(sorted(cuts))
+    x, w = np.polynomial.legendre.leggauss(GL2_NODES)
+    nodes, weights = [], []
+    frac = np.geomspace(THETA_FINEST, 0.5, THETA_PANELS)
+    frac = np.concatenate([[0.0], frac[:-1], [0.5], 1.0 - frac[-2::-1], [1.0]])
+    for a, b in zip(cuts_a[:-1], cuts_a[1:]):
+        if b - a < 1e-15:
+            continue
+        e = a + (b - a) * frac
+        lo, hi = e[:-1, None], e[1:, None]
+        nodes.append((0.5 * (hi - lo) * x + 0.5 * (hi + lo)).ravel())
+        weights.append((0.5 * (hi - lo) * w).ravel())
+    return np.concatenate(nodes), np.concatenate(weights) / (2 * math.pi)
+
+
+class _Bivariate:
+    """E[F(u1) G(u2)] at one q for any correlation c (the u1 factor, which does not depend on c, is
+    evaluated once per theta grid)."""
+
+    def __init__(self, act: Activation, q: float) -> None:
+        self.act, self.s = act, math.sqrt(q)
+        self.r, self.wr = _rho_panels(min(1.0, 1.0 / self.s) if self.s > 0 else 1.0)
+
+    def pair(self, c: float) -> tuple[float, float]:
+        """(E[phi(u1) phi(u2)], E[phi'(u1) phi'(u2)]) at correlation c."""
+        th, wt = _theta_panels(c)
+        tc = math.acos(min(max(c, -1.0), 1.0))
+        u1 = self.s * np.outer(np.cos(th), self.r)
+        u2 = self.s * np.outer(np.cos(th - tc), self.r)
+        with np.errstate(all="ignore"):
+            pp = wt @ (self.act.f(u1) * self.act.f(u2)) @ self.wr
+            dd = wt @ (self.act.df(u1) * self.act.df(u2)) @ self.wr
+        return float(pp), float(dd)
+
+
+def correlation_map(act: Activation, sigma_w: float, sigma_b: float, q_star: float, c: float) -> tuple[float, float]:
+    """(c', dc'/dc): the correlation of two inputs one layer on, c' = (sigma_w^2 E[phi(u1) phi(u2)] +
+    sigma_b^2) / q*, and its slope sigma_w^2 E[phi'(u1) phi'(u2)] (Price's theorem), both at q*."""
+    pp, dd = _Bivariate(act, q_star).pair(c)
+    return (sigma_w ** 2 * pp + sigma_b ** 2) / q_star, sigma_w ** 2 * dd
+
+
+def correlation_fixed_point(act: Activation, sigma_w: float, sigma_b: float, q_star: float) -> tuple[float, float]:
+    """(c*, chi_c): the stable fixed point of the correlation map in [0, 1] and the map's slope there.
+
+    For c >= 0, E[phi(u1) phi(u2)] = sum_n a_n^2 c^n (the Hermite expansion), so h(c) = c' - c is convex
+    with h(0) = (sigma_w^2 E[phi]^2 + sigma_b^2) / q* >= 0 and h(1) = 0: when chi_1 = h'(1) + 1 > 1 there
+    is exactly one root c* < 1, and Newton's method from c = 0 climbs to it monotonically (quadratically).
+    When chi_1 <= 1, c* = 1 and chi_c = chi_1."""
+    chi = chi1(act, sigma_w, q_star)
+    if chi <= 1.0:
+        return 1.0, chi
+    bv = _Bivariate(act, q_star)
+    c = 0.0
+    for _ in range(60):
+        pp, dd = bv.pair(c)
+        h = (sigma_w ** 2 * pp + sigma_b ** 2) / q_star - c
+        slope = sigma_w ** 2 * dd - 1.0
+        if h <= 0.0 or slope >= 0.0:  # at the root to rounding
+            return c, slope + 1.0
+        step = -h / slope
+        c = min(c + step, 1.0)
+        if step <= 1e-8:  # quadratic convergence: the error left is ~ step^2
+            break
+    return c, sigma_w ** 2 * bv.pair(c)[1]
 
 
 def depth_scale_c(act: Activation, sigma_w: float, sigma_b: float, q_star: float, chi: float) -> float | None:
-    """xi_c = -1 / ln(chi_c): the depth over which two inputs' correlation approaches c*. In the
-    ordered phase c* = 1 and chi_c = chi_1; in the chaotic phase chi_c is taken at c* < 1 (2-D
-    Gauss-Hermite quadrature, an estimate); infinite at criticality (None)."""
-    if not (math.isfinite(q_star) and q_star > 0 and math.isfinite(chi)):
+    """xi_c = -1 / ln(chi_c): the depth over which two inputs' correlation approaches c*. In the ordered
+    phase c* = 1 and chi_c = chi_1; in the chaotic phase chi_c is the correlation map's slope at c* < 1
+    (the 2-D Gaussian expectation in polar coordinates, converged to ~1e-10); infinite at criticality
+    (None). At q* = 0 the two inputs' covariance shrinks by chi_1 a layer, like q itself: xi_c = xi_q."""
+    if not (math.isfinite(q_star) and math.isfinite(chi)):
         return None
     if abs(chi - 1.0) <= CRITICAL_TOL:
         return None
-    if chi < 1.0:
-        return -1.0 / math.log(chi)
-    c = correlation_fixed_point(act, sigma_w, sigma_b, q_star)
-    x, w = _gauss_hermite_2d()
-    z1, z2 = np.meshgrid(x, x, indexing="ij")
-    s = math.sqrt(q_star)
-    with np.errstate(all="ignore"):
-        u1 = s * z1
-        u2 = s * (c * z1 + math.sqrt(max(1.0 - c * c, 0.0)) * z2)
-        chi_c = sigma_w ** 2 * float(np.sum(np.outer(w, w) * act.df(u1) * act.df(u2)))
-    if not 0 < chi_c < 1:
-        return None
-    return -1.0 / math.log(chi_c)
+    if q_star == 0.0 or chi < 1.0:
+        return _depth(chi)
+    return _depth(correlation_fixed_point(act, sigma_w, sigma_b, q_star)[1])
 
 
 def critical_sigma_w(act: Activation, sigma_b: float = 0.0) -> float | None:
@@ -240,8 +364,10 @@ def critical_sigma_w(act: Activation, sigma_b: float = 0.0) -> float | None:
 
     Parametrised by the fixed point itself (Schoenholz et al.): a fixed point q* > sigma_b^2 needs
     sigma_w^2(q*) = (q* - sigma_b^2) / E[phi(sqrt(q*) z)^2], and then chi_1(q*) = sigma_w^2(q*)
-    E[phi'(sqrt(q*) z)^2]. Scan q* over a log grid for chi_1 = 1, refine by bisection; the limit
-    q* -> sigma_b^2 (q* -> 0 without bias) counts when chi_1 tends to 1 there (tanh at sigma_b = 0).
+    E[phi'(sqrt(q*) z)^2]. Scan q* over a log grid for chi_1 = 1, refine by bisection. Without a bias,
+    for phi(0) = 0, the limit q* -> 0 is a candidate too: there sigma_w^2 -> 2 / (phi'(0-)^2 + phi'(0+)^2)
+    and chi_1 -> 1 (tanh at 1; selu, elu with any alpha). A candidate counts only when the map, iterated
+    from q0 = 1, reaches a fixed point with chi_1 = 1 there (not another, stable one).
     """
     if act.pieces > 1:
         return None
@@ -257,14 +383,16 @@ def critical_sigma_w(act: Activation, sigma_b: float = 0.0) -> float | None:
     def reached(sw2: float) -> bool:
         """The fixed point the map reaches from q0 = 1 is critical (excludes unstable limits)."""
         sw = math.sqrt(sw2)
-        c = chi1(act, sw, fixed_point(act, sw, sigma_b, max_iter=400))
+        c = chi1(act, sw, fixed_point(act, sw, sigma_b))
         return math.isfinite(c) and abs(c - 1.0) < 2e-2
 
     qs = sb2 + np.geomspace(1e-10, 1e6, 320)
     vals = [along(float(q))[1] for q in qs]
     candidates: list[float] = []
-    if abs(vals[0]) <= CRITICAL_TOL * 0.1:  # the limit q* -> sigma_b^2
-        candidates.append(along(float(qs[0]))[0])
+    if sigma_b == 0.0 and expectations(act, 0.0).second == 0.0:
+        # the limit q* -> 0: sigma_w^2 -> 1 / lim E[phi'^2] and chi_1 -> 1 (a continuous transition when the
+        # map bends below the identity, as for tanh, elu and selu; `reached` tells)
+        candidates.append(1.0 / dphi2_at_zero(act))
     for a, b, fa, fb in zip(qs[:-1], qs[1:], vals[:-1], vals[1:]):
         if math.isfinite(fa) and math.isfinite(fb) and (fa < 0) != (fb < 0):
             a, b = float(a), float(b)
@@ -351,5 +479,6 @@ def chi1_grid(act: Activation, sigma_ws: Array, sigma_bs: Array, iterations: int
         for _ in range(iterations):
             x = np.sqrt(q)[..., None] * zz
             q = np.minimum(SW ** 2 * (np.square(act.f(x)) @ ww) + SB ** 2, Q_OVERFLOW)
-        x = np.sqrt(q)[..., None] * zz
+        # q underflowed to 0 still sees both sides of 0 (the one-sided derivatives of elu, selu)
+        x = np.maximum(np.sqrt(q), 1e-150)[..., None] * zz
         return SW ** 2 * (np.square(act.df(x)) @ ww)
