@@ -219,9 +219,39 @@ def _range_and_edges(bins: int, lo: float, hi: float) -> tuple[float, float, Arr
         return lo, hi, np.linspace(lo * c, hi * c, bins + 1) / c
 
 
+def _fast_ok(dtype: np.dtype, bins: int, lo: float, hi: float) -> bool:
+    """True when floor((v - lo) * bins / (hi - lo)) can be computed in ``dtype`` for v in [lo, hi]: the
+    range, its width and its scale are finite there, and a bin is wide enough that its edges keep the
+    dtype's full precision (a vanished signal's subnormal range does not: see _tiny_histogram)."""
+    if dtype.kind != "f":
+        return False
+    w = hi - lo
+    if not (math.isfinite(w) and w > 0):
+        return False
+    info = np.finfo(dtype)
+    return max(abs(lo), abs(hi), w) <= float(info.max) / 2 and w >= bins * _tiny_width(info)
+
+
+def _tiny_width(info: np.finfo) -> float:
+    """The narrowest bin whose edges are still normal-precision numbers: tiny * 2**nmant."""
+    return math.ldexp(float(info.tiny), int(info.nmant))
+
+
+def _tiny_histogram(vals: Array, bins: int, lo: float, hi: float, n_out: int) -> Histogram:
+    """Histogram of ``vals`` (all in [lo, hi]) for a range so narrow that bins / (hi - lo) overflows or
+    its edges are subnormal: data and range are scaled by a power of two into the normal range (exact,
+    as subnormals only gain bits), counted there, and the edges scaled back (rounded to what the
+    dtype can hold)."""
+    k = -math.frexp(max(abs(lo), abs(hi)))[1]
+    h = histogram(np.ldexp(vals.astype(np.float64), k), bins, math.ldexp(lo, k), math.ldexp(hi, k))
+    return Histogram(np.ldexp(h.edges, -k), h.counts, n_out)
+
+
 def histogram(a: Array, bins: int, lo: float, hi: float) -> Histogram:
     """Fixed-range histogram of the finite entries of ``a``; the same counts as
-    ``np.histogram(a, bins, range=(lo, hi))`` without its sorting fallbacks."""
+    ``np.histogram(a, bins, range=(lo, hi))`` without its sorting fallbacks, at every scale: a range
+    the data's dtype cannot hold or subtract (float32 data, --hist-range +-1e39) is counted in
+    float64, a subnormal one after scaling by a power of two."""
     if not (math.isfinite(lo) and math.isfinite(hi)):
         return Histogram(np.linspace(0.0, 1.0, bins + 1), np.zeros(bins, dtype=np.int64), 0)
     lo, hi, edges = _range_and_edges(bins, lo, hi)
@@ -229,17 +259,22 @@ def histogram(a: Array, bins: int, lo: float, hi: float) -> Histogram:
     c = 0.5 if half else 1.0
     with np.errstate(all="ignore"):
         flat = a.ravel()
+        dtype = a.dtype
+        if dtype.kind == "f" and dtype != np.float64 and not _fast_ok(dtype, bins, lo, hi):
+            flat, dtype = flat.astype(np.float64), np.dtype(np.float64)
         keep = (flat >= lo) & (flat <= hi)  # NaN and +-inf fall out here
         n_keep = int(np.count_nonzero(keep))
         n_out = int(np.count_nonzero(np.isfinite(flat))) - n_keep if n_keep < flat.size else 0
         vals = flat if n_keep == flat.size else flat[keep]
+        if hi - lo < bins * _tiny_width(np.finfo(np.float64)):
+            return _tiny_histogram(vals, bins, lo, hi, n_out)
         scale = bins / (hi * c - lo * c)
         ii = ((vals * c - lo * c) * scale if half else (vals - lo) * scale).astype(np.intp)
         np.minimum(ii, bins - 1, out=ii)  # the right edge belongs to the last bin
         # rounding can put a value next to an edge in the neighbouring bin: numpy
         # corrects that against the edges, and so must we to give the same counts
         np.maximum(ii, 0, out=ii)
-        cmp = _compare_edges(a.dtype, bins, lo, hi, edges)
+        cmp = _compare_edges(dtype, bins, lo, hi, edges)
         ii -= vals < cmp[ii]
         ii += (vals >= cmp[ii + 1]) & (ii != bins - 1)
         np.clip(ii, 0, bins - 1, out=ii)
@@ -364,9 +399,7 @@ def _histogram_inside(c: Array, bins: int, lo: float, hi: float, cmp: Array, cou
     The bin index is floor((v - lo) * bins / (hi - lo)) in the data's dtype, into reused buffers;
     only entries within rounding distance of a bin edge (a tiny share) are then settled by comparing
     with ``cmp``, the edges np.histogram compares with, so the counts are np.histogram's."""
-    if not (math.isfinite(hi - lo) and hi > lo):
-        return False
-    if c.dtype.kind != "f":
+    if not _fast_ok(c.dtype, bins, lo, hi):
         return False
     flat = c.reshape(-1)
     n = flat.size
@@ -405,7 +438,7 @@ def data_histogram(a: Array, m: MomentStats, bins: int) -> Histogram:
         lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (math.nan, math.nan)
         return _blocked_histogram(a, bins, lo, hi)
     lo, hi = m.min, m.max
-    if a.size and a.dtype.kind == "f" and math.isfinite(hi - lo) and hi > lo:
+    if a.size and _fast_ok(a.dtype, bins, lo, hi):
         # every entry is finite and inside [lo, hi]: the fast in-range path, block by block
         edges = _range_and_edges(bins, lo, hi)[2]
         with np.errstate(all="ignore"):

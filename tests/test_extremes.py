@@ -4,6 +4,7 @@ No RuntimeWarning may reach the user (pytest turns them into errors, see pyproje
 from __future__ import annotations
 
 import json
+import math
 
 import numpy as np
 import pytest
@@ -74,3 +75,87 @@ def test_zero_input_gives_no_division_by_zero() -> None:
     r = run_probe(ProbeConfig(widths=(20,) * 3, batch=10, act="tanh"), x=x)
     assert r.input.rms == 0
     assert all(L.stats.rms == 0 for L in r.layers)
+
+
+# --- issue 19 item 1: vanishing networks must never crash the histogram ----------------------------
+
+def _scaled_oracle(a: np.ndarray, bins: int, lo: float, hi: float) -> np.ndarray:
+    """np.histogram of the data and range scaled by an exact power of two into the normal range."""
+    k = -math.frexp(max(abs(lo), abs(hi)))[1]
+    v = a.astype(np.float64).ravel()
+    v = np.ldexp(v[(v >= lo) & (v <= hi)], k)
+    lo2, hi2 = math.ldexp(lo, k), math.ldexp(hi, k)
+    return np.histogram(v, bins, range=(lo2, hi2))[0]
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("scale", [5e-324, 1e-322, 1e-310, 2.3e-308, 1e-300, 1e-45, 1e-40, 1e-38, 1e-30, 1e-3,
+                                   1.0, 1e30, 1e38, 3e38, 1e300, 1.7e308])
+def test_histograms_at_every_scale_count_every_entry_in_its_bin(dtype: str, scale: float) -> None:
+    from actstat.stats import layer_stats
+
+    rng = np.random.default_rng(0)
+    info = np.finfo(dtype)
+    s = min(scale, float(info.max) / 8)
+    x = (rng.standard_normal((40, 30)) * s).astype(dtype)  # tiny scales round to a few subnormal values
+    if not np.any(x):
+        x.flat[0] = np.asarray(scale, dtype)  # (5e-324 in float32 is 0: then a constant matrix)
+    st = layer_stats(x, None, None, bins=30)
+    assert st.hist.counts.sum() == x.size and np.all(st.hist.counts >= 0)
+    lo, hi = float(x.min()), float(x.max())
+    if hi > lo:
+        np.testing.assert_array_equal(st.hist.counts, _scaled_oracle(x, 30, lo, hi))
+    k = -math.frexp(max(abs(lo), abs(hi)))[1]  # the std of the exactly rescaled data, scaled back
+    assert st.std == pytest.approx(math.ldexp(float(np.std(np.ldexp(x.astype(np.float64), k))), -k), rel=1e-6)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("rng_", [(-1e39, 1e39), (0.0, 1e-320), (-1e-310, 1e-310), (1e-40, 2e-40), (-1.7e308, 1.7e308)])
+def test_fixed_histogram_ranges_beyond_the_dtype(dtype: str, rng_: tuple[float, float]) -> None:
+    from actstat.stats import layer_stats
+
+    top = float(np.finfo(dtype).max)
+    x = np.concatenate([np.linspace(max(rng_[0], -top) / 2, min(rng_[1], top) / 2, 61) * 2, [0.0, 5.0, -5.0]])
+    x = x.astype(dtype).reshape(1, -1)
+    st = layer_stats(x, None, None, bins=30, hist_range=rng_)
+    x64 = x.astype(np.float64)
+    inside = int(np.count_nonzero((x64 >= rng_[0]) & (x64 <= rng_[1])))
+    assert st.hist.counts.sum() == inside and st.hist.outside == x.size - inside
+    np.testing.assert_array_equal(st.hist.counts, _scaled_oracle(x, 30, *rng_))
+
+
+VANISHING_CASES = [
+    (["--act", "relu", "--init", "normal:0.01", "--layers", "50", "--dtype", "float32"], "vanishing"),
+    (["--act", "sigmoid", "--init", "xavier", "--grad", "--layers", "60", "--dtype", "float32"], "vanishing_gradient"),
+    (["--act", "relu", "--init", "normal:0.01", "--layers", "400"], "vanishing"),
+    (["--gain", "1e-310"], "vanishing"),
+    (["--init", "normal:1e-310"], "vanishing"),
+    (["--init", "normal:5e-324", "--dtype", "float32"], "vanishing"),  # (0 in float32)
+    (["--dtype", "float32", "--hist-range", "-1e39,1e39"], None),
+    (["--act", "tanh", "--init", "normal:1e-310", "--grad", "--batchnorm"], "vanishing"),  # (var << BN's eps)
+]
+
+
+# report draws pictures (seconds each): three cases that take distinct paths through the histogram
+@pytest.mark.parametrize("command, args, kind", [(c, a, k) for c in ("probe", "compare") for a, k in VANISHING_CASES]
+                         + [("report", *VANISHING_CASES[i]) for i in (0, 3, 6)])
+def test_vanishing_networks_are_reported_not_crashed(command: str, args: list[str], kind: str | None,
+                                                     tmp_path) -> None:
+    base = ["--width", "20", "--batch", "8"] + ([] if "--layers" in args else ["--layers", "6"])
+    out = ["--out", str(tmp_path / "rep")] if command == "report" else ["--format", "json"]
+    if command == "compare":
+        args = [a for a in args if a not in ("--grad",)] + ["--jobs", "1"]
+    r = CliRunner().invoke(cli, [command, *base, *args, *out], catch_exceptions=False)
+    assert r.exit_code == 0, r.stderr
+    doc = json.loads((tmp_path / "rep" / "report.json").read_text() if command == "report" else r.stdout)
+    if command == "compare":
+        (row,) = doc["configs"]
+        kind = None if kind == "vanishing_gradient" else kind  # (compare ran without --grad)
+        assert kind in row["warnings"] if kind else not set(row["warnings"]) & {"vanishing", "exploding"}
+        return
+    kinds = {w["kind"] for w in doc["warnings"]}
+    assert kind in kinds if kind else not kinds & {"vanishing", "exploding"}, kinds
+    for L in doc["layers"]:  # every finite entry is counted, in a bin or outside the range
+        n = 8 * L["width"]
+        assert sum(L["hist"]["counts"]) + L["hist"]["outside"] == round(n * (1 - L["nonfinite_frac"]))
+        assert min(L["hist"]["counts"]) >= 0

@@ -107,9 +107,9 @@ def plot_figure(doc: dict[str, Any]) -> Any:
     ax.scatter(x[bad], pos[bad], s=40, facecolors="none", edgecolors=WARN_COLOR, linewidths=1.5, zorder=3)
     if np.isfinite(pos).any():
         ax.set_yscale("log")
-        lo, hi = np.nanmin(pos), np.nanmax(pos)
-        if hi / lo < 100:  # show at least two decades, so a flat line looks flat
-            mid = math.sqrt(lo * hi)
+        lo, hi = float(np.nanmin(pos)), float(np.nanmax(pos))
+        mid = math.sqrt(lo) * math.sqrt(hi)  # (lo * hi under- or overflows at the float limits)
+        if hi < 100 * lo and mid / 10 > 0 and math.isfinite(mid * 10):  # at least two decades: flat looks flat
             ax.set_ylim(mid / 10, mid * 10)
     ax.set_xlabel("layer")
     ax.set_title("std per layer (log scale)", fontsize=10)
