@@ -113,6 +113,23 @@ def _square_or_fail_remote(item: int) -> int:
     return _square_or_fail(item)
 
 
+def test_search_and_trainability_on_the_cluster_equal_local_runs(cluster) -> None:
+    import math
+
+    from actstat.search import parse_dim, run_search
+    from actstat.trainability import run_trainability
+    from actstat.training import TrainConfig
+
+    address, _ = cluster
+    base = TrainConfig(widths=(8, 8), data="blobs", examples=200, steps=10, eval_size=200)
+    space = [parse_dim("lr", "1e-3:1"), parse_dim("optimizer", "sgd,momentum")]
+    assert json.dumps(run_search(base, space, trials=4, stages=2, cluster=address)) == \
+        json.dumps(run_search(base, space, trials=4, stages=2, jobs=1))
+    tb = TrainConfig(act="tanh", bias_std=math.sqrt(0.05), data="blobs", examples=200, steps=10, every=10)
+    assert json.dumps(run_trainability(tb, [1.0, 2.0], [2, 8], width=8, cluster=address)) == \
+        json.dumps(run_trainability(tb, [1.0, 2.0], [2, 8], width=8, jobs=1))
+
+
 def test_ctrl_c_cancels_every_outstanding_dask_task(cluster) -> None:
     address, client = cluster
     slow = [ProbeConfig(widths=(100,) * 40, batch=100, seed=s) for s in range(12)]
@@ -130,7 +147,7 @@ def test_ctrl_c_cancels_every_outstanding_dask_task(cluster) -> None:
 
 def test_a_dask_worker_killed_mid_sweep_loses_nothing(cluster) -> None:
     address, client = cluster
-    configs = [ProbeConfig(widths=(100,) * 40, batch=100, seed=s, grad=True) for s in range(6)]
+    configs = [ProbeConfig(widths=(100,) * 40, batch=100, seed=s, grad=True) for s in range(4)]
     serial = run_tasks(_probe, configs, shared=None, jobs=1)
     pids = list(client.run(os.getpid).values())
     killed: list[int] = []
@@ -166,22 +183,26 @@ def _alive(pid: int) -> bool:
     return state != "Z"
 
 
-@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP, signal.SIGKILL])
-def test_workers_end_with_the_parent(tmp_path: Path, sig: signal.Signals) -> None:
-    proc = subprocess.Popen(
+def test_workers_end_with_the_parent(tmp_path: Path) -> None:
+    """SIGTERM, SIGHUP and SIGKILL to `compare --jobs 2`: no worker outlives it, stdout reaches end-of-file."""
+    sigs = [signal.SIGTERM, signal.SIGHUP, signal.SIGKILL]
+    procs = [subprocess.Popen(
         [sys.executable, "-m", "actstat", "compare", "--act", "tanh,relu", "--init", "xavier,he", "--layers",
          "20000", "--width", "300", "--batch", "300", "--jobs", "2", "--format", "json"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path, env=dict(os.environ, NO_COLOR="1"),
-    )
-    deadline = time.monotonic() + 20
-    while len(workers := _children(proc.pid)) < 2 and time.monotonic() < deadline:
+    ) for _ in sigs]
+    deadline = time.monotonic() + 30
+    while min(len(_children(p.pid)) for p in procs) < 2 and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert len(workers) == 2 and proc.poll() is None
-    time.sleep(0.5)  # busy probing
-    proc.send_signal(sig)
-    out, _ = proc.communicate(timeout=20)  # stdout reaches end-of-file: no worker holds it open
-    assert proc.returncode in (-sig, 128 + sig) and out == ""
+    workers = [_children(p.pid) for p in procs]
+    assert [len(w) for w in workers] == [2, 2, 2] and all(p.poll() is None for p in procs)
+    time.sleep(0.3)  # busy probing
+    for p, sig in zip(procs, sigs):
+        p.send_signal(sig)
+    for p, sig in zip(procs, sigs):
+        out, _ = p.communicate(timeout=20)  # stdout reaches end-of-file: no worker holds it open
+        assert p.returncode in (-sig, 128 + sig) and out == ""
     deadline = time.monotonic() + 5
-    while any(_alive(w) for w in workers) and time.monotonic() < deadline:
+    while any(_alive(w) for ws in workers for w in ws) and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert not [w for w in workers if _alive(w)]
+    assert not [w for ws in workers for w in ws if _alive(w)]
