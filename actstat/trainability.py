@@ -86,6 +86,22 @@ def theory_column(act: Any, sigma_w: float, sigma_b: float) -> dict[str, Any]:
             "xi_c": xi if ok else None, "max_depth": DEPTH_FACTOR * xi if ok else None}
 
 
+def predicted_boundary(act: Any, sigma_b: float, theory: list[dict[str, Any]],
+                       critical: float | None) -> list[dict[str, Any]]:
+    """The curve depth = 6 xi_c(sigma_w): the grid's columns plus points closing in on the critical
+    sigma_w from both sides (where it diverges), when that lies inside the grid."""
+    pts = {t["sigma_w"]: t["max_depth"] for t in theory}
+    lo, hi = min(pts), max(pts)
+    if critical is not None and lo < critical < hi:
+        span = hi - lo
+        for f in (0.003, 0.01, 0.03, 0.08):
+            for sw in (critical - f * span, critical + f * span):
+                if lo < sw < hi and sw not in pts:
+                    pts[sw] = theory_column(act, sw, sigma_b)["max_depth"]
+        pts[critical] = None
+    return [{"sigma_w": sw, "max_depth": pts[sw]} for sw in sorted(pts)]
+
+
 def run_cell(task: tuple[int, TrainConfig], data: Dataset) -> dict[str, Any]:
     _, cfg = task
     doc = train(cfg, data)
@@ -123,6 +139,7 @@ def run_trainability(
     sigma_b = base.bias_std
     theory = [theory_column(act, float(sw), sigma_b) for sw in sigma_ws]
     critical = cached_critical_sigma_w(act, sigma_b)
+    boundary = predicted_boundary(act, sigma_b, theory, critical)
     chance = 1.0 / data.classes
     got = run_tasks(run_cell, list(enumerate(cells_cfg)), shared=data, jobs=jobs, cluster=cluster,
                     cost=_cell_cost, on_done=on_done)
@@ -149,7 +166,7 @@ def run_trainability(
         "sigma_w": [float(s) for s in sigma_ws], "layers": [int(L) for L in layers],
         "threshold": thr, "chance": chance, "critical_sigma_w": critical,
         "prediction": f"trains while depth < {DEPTH_FACTOR:g} xi_c (Schoenholz et al. 2017)",
-        "theory": theory, "cells": cells,
+        "theory": theory, "boundary": boundary, "cells": cells,
         "summary": {"cells": len(cells), "agree": n_agree, "trained": sum(c["trained"] for c in cells),
                     "predicted_trainable": sum(c["predicted"] for c in cells),
                     "text": f"{n_agree} of {len(cells)} cells agree with the prediction "

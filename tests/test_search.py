@@ -127,3 +127,23 @@ def test_search_refuses_what_it_cannot_rank() -> None:
     with pytest.raises(ConfigError, match="optimizer|optimiser"):
         run_search(BASE, [parse_dim("optimizer", "sgd,nosuch")])
     assert apply(BASE, {"width": 5, "layers": 3}).widths == (5, 5, 5)
+
+
+def test_search_picture_panels_axes_and_best(tmp_path) -> None:
+    from actstat.rendering.figures import save_figure
+    from actstat.rendering.search_plots import search_figure
+
+    space = [parse_dim("lr", "1e-3:1"), parse_dim("weight_decay", "1e-8:1e-4"), parse_dim("dropout", "0:0.3")]
+    doc = run_search(BASE, space, trials=5)
+    fig = search_figure(doc)
+    panels = [ax for ax in fig.axes if ax.get_visible() and ax.get_label() != "<colorbar>"]
+    assert len(panels) == 3 + 1  # one per pair of searched options, then the learning curves
+    assert [(ax.get_xscale(), ax.get_yscale()) for ax in panels[:3]] == [("log", "log"), ("log", "linear"),
+                                                                          ("log", "linear")]
+    best = doc["best"]
+    star = panels[0].collections[-1].get_offsets()  # the best trials, starred
+    assert tuple(star[0]) == pytest.approx((best["params"]["lr"], best["params"]["weight_decay"]))
+    curves = panels[3].get_lines()
+    assert len(curves) == 5 and list(curves[0].get_ydata()) == pytest.approx(best["curve"]["val_acc"])
+    save_figure(fig, tmp_path / "s.png")
+    assert (tmp_path / "s.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -73,3 +73,24 @@ def test_trainability_refusals() -> None:
         run_trainability(replace(BASE, act="maxout:2"), [1.0], [2], width=8)
     with pytest.raises(ConfigError, match="threshold"):
         run_trainability(BASE, [1.0], [2], width=8, threshold=1.5)
+
+
+def test_boundary_and_picture(tmp_path) -> None:
+    from actstat.rendering.figures import save_figure
+    from actstat.rendering.search_plots import trainability_figure
+
+    doc = run_trainability(BASE, [1.0, 2.0], [2, 5], width=8)
+    crit = doc["critical_sigma_w"]
+    pts = {b["sigma_w"]: b["max_depth"] for b in doc["boundary"]}
+    assert list(pts) == sorted(pts) and pts[crit] is None  # diverges at the critical sigma_w
+    for t in doc["theory"]:
+        assert pts[t["sigma_w"]] == t["max_depth"]
+    below = [sw for sw in pts if sw < crit]
+    assert all(pts[a] < pts[b] for a, b in zip(below, below[1:]))  # grows towards criticality
+    fig = trainability_figure(doc)
+    ax = fig.axes[0]
+    assert any(abs(line.get_xdata()[0] - crit) < 1e-12 for line in ax.get_lines() if len(line.get_xdata()) == 2)
+    mesh = ax.collections[0].get_array()
+    assert sorted(np.asarray(mesh).ravel().tolist()) == sorted(c["train_acc"] for c in doc["cells"])
+    save_figure(fig, tmp_path / "t.svg")
+    assert "<svg" in (tmp_path / "t.svg").read_text()
