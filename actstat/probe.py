@@ -9,20 +9,24 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ._version import __version__
 from .activations import Activation, get_activation
-from .diagnostics import THRESHOLDS, Diagnostic, LayerFacts, default_thresholds, diagnose, diagnose_gradients
+from .diagnostics import (
+    MIN_DEAD_BATCH, THRESHOLDS, Diagnostic, LayerFacts, dead_judged, default_thresholds, diagnose, diagnose_gradients,
+)
 from .data import PREPROCESS, feature_scale_ratio, is_input_file, load_input, preprocess
 from .errors import ConfigError, MemoryLimitError
 from .initializers import InitSpec, get_initializer
 from .losses import DEFAULT_CLASSES, DEFAULT_LOSS, DEFAULT_LR, LOSSES
 from .network import NetworkSpec, dropout_description, forward, make_streams
+from .seeds import mark_borderline
 from .stats import DEFAULT_BINS, LayerStats, MomentStats, layer_and_pre_stats, layer_stats
+from .suggest import assign_fixes
 
 if TYPE_CHECKING:
     from .backward import GradStats, LayerCache
@@ -414,6 +418,8 @@ def run_probe(cfg: ProbeConfig, x: Array | None = None, on_layer: LayerCallback 
     for tr in forward(spec, x, rngs["weights"], rngs["dropout"], keep=cfg.grad, prefetch=prefetch,
                       meanwhile=input_statistics):
         st, pre = layer_and_pre_stats(tr.h, tr.u, act, cfg.bins, cfg.hist_range)
+        if st.dead_frac is not None and not dead_judged(cfg.batch):
+            st = replace(st, dead_frac=None)  # too few examples to tell a dead unit from a live one
         results.append(LayerResult(tr.index, spec.dims[tr.index], st, pre, tr.symmetric, tr.lsuv_iters))
         if cfg.grad:
             u = tr.u if keep_u else None  # (else the derivative comes from h, kept as the next layer's x)
@@ -427,8 +433,12 @@ def run_probe(cfg: ProbeConfig, x: Array | None = None, on_layer: LayerCallback 
     facts = [LayerFacts(r.index, r.stats, r.symmetric) for r in results]
     # random inputs have equal feature scales by construction; the user's data may not
     ratio = feature_scale_ratio(x) if cfg.input not in INPUT_KINDS else None
-    warnings = diagnose(input_stats.moments, facts, act, thresholds, ratio)
+    warnings = diagnose(input_stats.moments, facts, act, thresholds, ratio, user_data=cfg.input not in INPUT_KINDS,
+                        batch=cfg.batch)
     notes = []
+    if act.can_die and not dead_judged(cfg.batch):
+        notes.append(f"dead units are not judged: a batch of {cfg.batch} (under {MIN_DEAD_BATCH}) cannot tell a dead"
+                     " unit from one that is merely 0 on these examples; dead % is null")
     if cfg.dropout > 0:
         notes.append("statistics describe each layer's activations before dropout; the next layer receives"
                      " them after dropout (" + dropout_description(cfg.dropout, cfg.dropout_mode) + ")")
@@ -452,5 +462,6 @@ def run_probe(cfg: ProbeConfig, x: Array | None = None, on_layer: LayerCallback 
         warnings += diagnose_gradients(grads, act, thresholds)
         notes.append(f"backward pass from the {cfg.loss} loss = {head.value:.6g}"
                      + ("; dL/dh includes dropout's mask" if cfg.dropout > 0 else ""))
+    warnings = mark_borderline(assign_fixes(cfg, act, warnings), cfg.widths)
     return ProbeResult(config_dict(cfg, act, init), thresholds, input_stats, results, warnings,
                        act.saturation_rule, notes)
