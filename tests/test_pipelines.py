@@ -322,3 +322,162 @@ def test_table_json_and_csv_show_the_same_numbers() -> None:
     csv_rows = list(csv.DictReader(io.StringIO(run("probe", *args, "--format", "csv").stdout)))
     assert [float(r["std"]) for r in csv_rows[1:]] == [L["std"] for L in doc["layers"]]
     assert run("probe", *args, "--format", "json").stdout == run("probe", *args, "--format", "json").stdout
+
+
+# --- the table on a terminal ----------------------------------------------------------------------
+
+NUMBER = r"-?(\d+(\.\d*)?|\.\d+)(e-?\d+)?|-|inf|-inf|nan|\d+-\d+:?"
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def on_terminal(render, doc: dict, columns: int, monkeypatch: pytest.MonkeyPatch, color: bool = False) -> str:
+    """What ``render`` shows on a terminal ``columns`` wide (COLUMNS, as rich reads it)."""
+    monkeypatch.setenv("COLUMNS", str(columns))
+    if color:
+        monkeypatch.delenv("NO_COLOR", raising=False)
+    out = _Terminal()
+    render(doc, out)
+    return out.getvalue()
+
+
+def assert_fits(text: str, columns: int) -> None:
+    for line in text.splitlines():
+        assert len(line) <= columns, line
+        assert line == line.rstrip(), repr(line)
+        assert "…" not in line, line
+
+
+def warnings_below(text: str) -> dict[str, str]:
+    """The "warnings by ...:" list under a table: key -> kinds (continuation lines joined)."""
+    out: dict[str, str] = {}
+    lines = text.splitlines()
+    start = next((i for i, line in enumerate(lines) if line.startswith("warnings by ")), None)
+    if start is None:
+        return out
+    key = None
+    for line in lines[start + 1:]:
+        if line.startswith("    ") and key:
+            out[key] += " " + line.strip()
+        elif line.startswith("  "):
+            key, _, kinds = line.strip().rpartition(": ")
+            out[key] = kinds
+        else:
+            break
+    return out
+
+
+def table_rows(text: str, first: str = "layer") -> dict[str, list[str]]:
+    """Row label -> every cell of that row over all the blocks of a (possibly split) table."""
+    rows: dict[str, list[str]] = {}
+    inside = False
+    for line in text.splitlines():
+        cells = line.split()
+        if cells[:1] == [first]:
+            inside = True
+            continue
+        if inside and cells and (cells[0] == "input" or cells[0].isdigit()):
+            rows.setdefault(cells[0], []).extend(cells[1:])
+        else:
+            inside = False
+    return rows
+
+
+@pytest.mark.parametrize("columns", [80, 60, 40])
+def test_probe_table_fits_the_terminal_and_never_cuts_a_number(columns: int, monkeypatch) -> None:
+    import re
+
+    from actstat.rendering.table import render_probe_table
+
+    doc = probe_json("--layers", "10", "--width", "30", "--batch", "40", "--act", "tanh", "--init", "normal:0.01",
+                     "--grad", "--theory")
+    text = on_terminal(render_probe_table, doc, columns, monkeypatch)
+    assert_fits(text, columns)
+    rows = table_rows(text)
+    assert list(rows)[:2] == ["input", "1"] and len([r for r in rows if r.isdigit()]) == 10
+    for label, cells in rows.items():
+        for c in cells:
+            assert re.fullmatch(NUMBER, c) or c.replace("_", "").replace(",", "").isalpha(), (label, c)
+    for L in doc["layers"]:  # every figure is there, to 2 significant digits at least
+        shown = [float(c) for c in rows[str(L["layer"])] if re.fullmatch(r"-?[\d.]+(e-?\d+)?", c)]
+        for key in ("mean", "std", "min", "max"):
+            assert any(v == pytest.approx(L[key], rel=0.051) for v in shown), (columns, L["layer"], key)
+        for key in ("std", "weight_norm", "norm_ratio_to_last"):
+            assert any(v == pytest.approx(L["grad"][key], rel=0.051) for v in shown), (columns, key)
+    assert "vanishing" in text and "vanishing_gradient" in text
+
+
+def test_probe_table_at_80_columns_keeps_3_digits_and_wraps_prose_between_items(monkeypatch) -> None:
+    from actstat.rendering.table import num, render_probe_table
+
+    doc = probe_json("--act", "tanh", "--init", "normal:0.01", "--batch", "100", "--grad")
+    text = on_terminal(render_probe_table, doc, 80, monkeypatch)
+    assert_fits(text, 80)
+    rows = table_rows(text)
+    for L in doc["layers"]:
+        assert num(L["std"], 3, compact=True) in rows[str(L["layer"])]
+        assert num(L["grad"]["std"], 3, compact=True) in rows[str(L["layer"])]
+    lines = text.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("thresholds:"))
+    block = [lines[start]]
+    while lines[start + len(block)].startswith("  "):
+        block.append(lines[start + len(block)])
+    assert len(block) > 1  # the line was wrapped (between items)
+    items = " ".join(block).removeprefix("thresholds:").split(",")
+    pairs = [item.split() for item in items]
+    assert all(len(p) == 2 for p in pairs)  # never broken between a name and its value
+    assert {k for k, _ in pairs} == set(doc["thresholds"])
+
+
+def test_piped_table_keeps_every_line_whole() -> None:
+    out = run("probe", *SMALL, "--act", "tanh", "--init", "normal:0.01", "--grad").stdout
+    lines = out.splitlines()
+    doc = probe_json(*SMALL, "--act", "tanh", "--init", "normal:0.01", "--grad")
+    [thresholds] = [line for line in lines if line.startswith("thresholds:")]
+    assert [item.split()[0] for item in thresholds.removeprefix("thresholds: ").split(", ")] == list(doc["thresholds"])
+    assert all(line == line.rstrip() for line in lines)
+    assert any(line.startswith("layer  width       mean") for line in lines)  # the full layout
+
+
+@pytest.mark.parametrize("columns", [80, 50])
+def test_compare_table_keeps_each_name_on_one_row(columns: int, monkeypatch) -> None:
+    import re
+
+    from actstat.rendering.table import render_compare_table
+
+    doc = compare_json(*SMALL, "--act", "tanh,relu", "--init", "xavier,he,normal:0.01", "--batchnorm-both", "--grad")
+    text = on_terminal(render_compare_table, doc, columns, monkeypatch)
+    assert_fits(text, columns)
+    for r in doc["configs"]:
+        row = [line for line in text.splitlines() if line.startswith(r["config"] + " ")]
+        assert row, r["config"]
+        tail = row[0][len(r["config"]):].split()
+        assert all(re.fullmatch(NUMBER, c) for c in tail), tail
+        shown = [float(c) for line in row for c in line[len(r["config"]):].split() if re.fullmatch(r"-?[\d.]+(e-?\d+)?", c)]
+        assert any(v == pytest.approx(r["last_std"], rel=0.051) for v in shown)
+        if r["warnings"]:  # its warnings, in the column or listed below
+            assert warnings_below(text).get(r["config"]) == ", ".join(r["warnings"]) or \
+                ", ".join(r["warnings"]) in row[0]
+
+
+def test_theory_table_on_a_narrow_terminal(monkeypatch) -> None:
+    from actstat.rendering.table import render_theory_table
+
+    doc = json.loads(run("theory", "--act", "tanh", "--sigma-w", "1.5", "--sigma-b", "0.05", "--layers", "5",
+                         "--format", "json").stdout)
+    text = on_terminal(render_theory_table, doc, 40, monkeypatch)
+    assert_fits(text, 40)
+    rows = table_rows(text)
+    assert len(rows) == 5 and all(rows[str(L["layer"])] for L in doc["layers"])
+
+
+def test_no_color_means_no_ansi_codes_even_bold(monkeypatch) -> None:
+    from actstat.rendering.table import render_probe_table
+
+    doc = probe_json(*SMALL, "--act", "tanh", "--init", "normal:0.01")
+    assert "\x1b[" not in on_terminal(render_probe_table, doc, 100, monkeypatch)  # conftest sets NO_COLOR
+    styled = on_terminal(render_probe_table, doc, 100, monkeypatch, color=True)
+    assert "\x1b[1m" in styled and "\x1b[1;31m" in styled  # a terminal without NO_COLOR: bold heads, red kinds

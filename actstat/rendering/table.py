@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Sequence
 from itertools import groupby
 from typing import IO, Any
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from ..diagnostics import GRADIENT_KINDS
 
@@ -27,14 +29,54 @@ class _Console(Console):
 
 
 def make_console(file: IO[str]) -> Console:
-    """A console for ``file``: colour only on a terminal (and never with NO_COLOR);
-    wide enough off a terminal that tables never wrap in a pipe."""
+    """A console for ``file``: styles (colour and bold) only on a terminal, and none at all with NO_COLOR
+    set; the terminal's width (or COLUMNS) on a terminal, unlimited in a pipe (``console.is_terminal``
+    tells the two apart: tables and prose lines are laid out to the width only on a terminal)."""
     is_tty = hasattr(file, "isatty") and file.isatty()
-    return _Console(file=file, width=None if is_tty else 200, highlight=False, soft_wrap=False)
+    plain = not is_tty or bool(os.environ.get("NO_COLOR"))
+    return _Console(file=file, width=None if is_tty else 200, highlight=False, soft_wrap=not is_tty,
+                    force_terminal=is_tty, color_system=None if plain else "auto")
 
 
-def num(x: Any) -> str:
-    """A figure with 3 significant digits; '-' for not applicable; inf/nan spelled out."""
+def _limit(console: Console) -> int | None:
+    """The width to lay out for: the terminal's, or None (unlimited) off a terminal."""
+    return console.width if console.is_terminal else None
+
+
+def say(console: Console, text: str, hang: str = "  ", style: tuple[int, int, str] | None = None) -> None:
+    """One prose line, wrapped at spaces (never inside a word, no trailing spaces) to a terminal's width
+    with a hanging indent; whole in a pipe. ``style``: (start, end, style) for a span of the first line."""
+    width = _limit(console)
+    if width is not None and len(text) > width:
+        import textwrap
+
+        text = "\n".join(textwrap.wrap(text, width=max(width, 20), subsequent_indent=hang, break_long_words=False,
+                                       break_on_hyphens=False))
+    line = Text(text)
+    if style:
+        line.stylize(style[2], style[0], style[1])
+    console.print(line, soft_wrap=True)
+
+
+def say_list(console: Console, prefix: str, items: Sequence[str], hang: str = "  ") -> None:
+    """``prefix`` then the items joined with ", ", broken only between items on a terminal."""
+    width = _limit(console)
+    lines, cur, fresh = [], prefix, False
+    for i, item in enumerate(items):
+        piece = item + ("," if i < len(items) - 1 else "")
+        if width is not None and i and len(cur) + 1 + len(piece) > width:
+            lines.append(cur)
+            cur, fresh = hang, True
+        cur += ("" if fresh else " ") + piece
+        fresh = False
+    lines.append(cur)
+    console.print(Text("\n".join(line.rstrip() for line in lines)), soft_wrap=True)
+
+
+def num(x: Any, digits: int = 3, compact: bool = False) -> str:
+    """A figure with ``digits`` significant digits; '-' for not applicable; inf/nan spelled out.
+    ``compact``: the shorter of the fixed and the scientific form, exponents without '+' and leading
+    zeros ("0.000533" -> "5.33e-4", "2.68e-05" -> "2.68e-5"): the same digits in fewer columns."""
     if x is None:
         return "-"
     x = float(x)
@@ -44,7 +86,17 @@ def num(x: Any) -> str:
         return "inf" if x > 0 else "-inf"
     if x == 0:
         return "0"
-    return f"{x:.3g}"
+    g = f"{x:.{digits}g}"
+    if not compact:
+        return g
+    mant, _, exp = f"{x:.{digits - 1}e}".partition("e")
+    if "." in mant:
+        mant = mant.rstrip("0").rstrip(".")
+    sci = f"{mant}e{int(exp)}"
+    if "e" in g:
+        gm, _, ge = g.partition("e")
+        g = f"{gm}e{int(ge)}"
+    return sci if len(sci) < len(g) else g
 
 
 def pct(x: Any) -> str:
@@ -58,6 +110,158 @@ def layer_ranges(layers: Sequence[int]) -> str:
         run = [v for _, v in grp]
         parts.append(str(run[0]) if len(run) == 1 else f"{run[0]}-{run[-1]}")
     return ", ".join(parts)
+
+
+# Column heads as a narrow terminal shows them, and the columns a terminal may leave out when every row
+# holds the same value (the title line states it).
+SHORT_HEADS = {
+    "sat %": "sat%", "zero %": "zero%", "dead %": "dead%", "theory mean": "th.mean", "theory std": "th.std",
+    "std dL/dh": "dL/dh", "std dL/dz": "dL/dz", "mean|dW|": "|dW|", "update ratio": "update",
+    "ratio to last": "to last", "theory ratio": "theory", "input std": "in std", "first std": "1st std",
+    "max sat %": "sat%", "max dead %": "dead%", "1st warned": "warned", "grad 1st/last": "grad",
+    "grad ratio": "grad",
+}
+UNIFORM_DROPPABLE = {"width"}
+LEFT_COLUMNS = {"config", "warnings"}
+GAP = 2
+
+
+def _kinds_text(kinds: Sequence[str], comma: bool = False) -> Text:
+    t = Text()
+    for i, k in enumerate(kinds):
+        if i:
+            t.append(", ")
+        t.append(k, style=KIND_STYLE.get(k, "bold"))
+    return t.append(",") if comma else t
+
+
+def _ranges_of(keys: Sequence[str]) -> str:
+    return layer_ranges([int(k) for k in keys]) if all(k.isdigit() for k in keys) else ", ".join(keys)
+
+
+def print_table(console: Console, cols: Sequence[str], rows: Sequence[Sequence[Any]],
+                kinds: Sequence[Sequence[str]] | None = None) -> None:
+    """A table whose widths come from its content, never cutting a cell.
+
+    cols: the heads; rows: cells, each a string (printed as is) or a number (formatted here, so that
+    the precision can give way); kinds: per row the warning kinds of a last "warnings" column. Off a
+    terminal the full layout is printed. On a terminal narrower than that, the layout gives way step by
+    step until it fits: compact numbers (same digits), short heads, a column that holds one value in
+    every row left out, the warnings wrapped inside their column, 2 significant digits, the warnings
+    listed below the table, and last the columns split over several tables (each with the first column).
+    """
+    width = _limit(console)
+    narrow: dict[str, Any] = dict(compact=True, short=True, drop=True)
+    steps = [dict(), dict(compact=True), dict(compact=True, short=True), narrow, dict(narrow, wrap=True),
+             dict(narrow, below=True), dict(narrow, below=True, digits=2), dict(narrow, below=True, digits=2, gap=1),
+             dict(narrow, below=True, split=True)]
+    for step in steps if width is not None else steps[:1]:
+        lines = _layout(cols, rows, kinds, width, **step)
+        if lines is not None:
+            break
+    for line in lines:
+        console.print(line, soft_wrap=True)
+
+
+def _layout(cols: Sequence[str], rows: Sequence[Sequence[Any]], kinds: Sequence[Sequence[str]] | None,
+            width: int | None, compact: bool = False, short: bool = False, drop: bool = False,
+            wrap: bool = False, digits: int = 3, below: bool = False, split: bool = False,
+            gap: int = GAP) -> list[Text] | None:
+    """The lines of one layout, or None when it does not fit ``width``."""
+    heads = [SHORT_HEADS.get(c, c) if short else c for c in cols]
+    cells = [[c if isinstance(c, str) else num(c, digits, compact) for c in r] for r in rows]
+    keep = [j for j, c in enumerate(cols)
+            if not (drop and c in UNIFORM_DROPPABLE and len({r[j] for r in cells}) <= 1 and j > 0)]
+    heads = [heads[j] for j in keep]
+    cells = [[r[j] for j in keep] for r in cells]
+    left = [cols[j] in LEFT_COLUMNS for j in keep]
+    w = [max([len(h)] + [len(r[j]) for r in cells]) for j, h in enumerate(heads)]
+    has_kinds = kinds is not None
+    kinds = kinds or [[] for _ in rows]
+    warn_inline = has_kinds and not below
+    if warn_inline:
+        longest = max([len("warnings")] + [len(", ".join(k)) for k in kinds])
+        used = sum(w) + gap * len(w)
+        if width is not None and used + longest > width:
+            if not wrap:
+                return None
+            longest = max([len("warnings")] + [len(k) + 1 for ks in kinds for k in ks])
+            if used + longest > width:
+                return None
+            longest = width - used
+    groups = [list(range(len(heads)))]
+    if width is not None and sum(w) + gap * (len(w) - 1) > width:
+        if not split:
+            return None
+        groups, cur = [], [0]
+        for j in range(1, len(heads)):
+            if sum(w[i] for i in cur + [j]) + gap * len(cur) > width and len(cur) > 1:
+                groups.append(cur)
+                cur = [0]
+            cur.append(j)
+        groups.append(cur)
+
+    def cell(j: int, text: str) -> str:
+        return text.ljust(w[j]) if left[j] else text.rjust(w[j])
+
+    out: list[Text] = []
+    for g, group in enumerate(groups):
+        if g:
+            out.append(Text(""))
+        line = Text()
+        for n, j in enumerate(group):
+            line.append((" " * gap if n else "") + cell(j, heads[j]), style="bold")
+        if warn_inline:
+            line.append(" " * gap + "warnings", style="bold")
+        line.rstrip()
+        out.append(line)
+        for r, ks in zip(cells, kinds):
+            plain = (" " * gap).join(cell(j, r[j]) for j in group)
+            if warn_inline and ks:
+                wlines = _wrap_kinds(ks, None if not wrap or width is None else width - len(plain) - gap)
+                line = Text(plain + " " * gap)
+                for n, part in enumerate(wlines):
+                    if n:
+                        line.append("\n" + " " * (len(plain) + gap))
+                    line.append_text(_kinds_text(part, comma=n < len(wlines) - 1))
+                out.append(line)
+            else:
+                out.append(Text(plain.rstrip()))
+    if has_kinds and below and any(kinds):
+        out.append(Text("warnings by " + ("layer:" if cols[0] == "layer" else cols[0] + ":")))
+        keys = [r[0].strip() for r in cells]
+        i = 0
+        while i < len(keys):
+            if not kinds[i]:
+                i += 1
+                continue
+            j = i
+            while cols[0] != "config" and j + 1 < len(keys) and list(kinds[j + 1]) == list(kinds[i]):
+                j += 1
+            line = Text(f"  {', '.join(keys[i:j + 1]) if cols[0] == 'config' else _ranges_of(keys[i:j + 1])}: ")
+            parts = _wrap_kinds(kinds[i], None if width is None else width - len(line), None if width is None
+                                else width - 4)
+            for n, part in enumerate(parts):
+                if n:
+                    line.append("\n    ")
+                line.append_text(_kinds_text(part, comma=n < len(parts) - 1))
+            out.append(line)
+            i = j + 1
+    return out
+
+
+def _wrap_kinds(kinds: Sequence[str], width: int | None, later: int | None = None) -> list[list[str]]:
+    """The kinds in lines of at most ``width`` characters (``later`` for the lines after the first; at
+    least one kind per line), each line but the last to be followed by a comma."""
+    if width is None:
+        return [list(kinds)]
+    lines: list[list[str]] = [[]]
+    for k in kinds:
+        room = width if len(lines) == 1 else (later or width)
+        if lines[-1] and len(", ".join(lines[-1] + [k])) + 1 > room:
+            lines.append([])
+        lines[-1].append(k)
+    return lines
 
 
 def render_warnings(console: Console, warnings: Sequence[dict[str, Any]]) -> None:
@@ -80,9 +284,10 @@ def render_warnings(console: Console, warnings: Sequence[dict[str, Any]]) -> Non
         else:
             span = "inf/NaN"
         style = KIND_STYLE.get(kind, "bold")
-        console.print(f"  [{style}]{kind}[/] ({where}): value {span}, threshold {num(ws[0]['threshold'])}")
-        console.print(f"    {ws[0]['message']}", markup=False)
-        console.print(f"    fix: {ws[0]['hint']}", markup=False)
+        say(console, f"  {kind} ({where}): value {span}, threshold {num(ws[0]['threshold'])}", hang="    ",
+            style=(2, 2 + len(kind), style))
+        say(console, f"    {ws[0]['message']}", hang="    ")
+        say(console, f"    fix: {ws[0]['hint']}", hang="    ")
 
 
 def render_probe_table(doc: dict[str, Any], file: IO[str]) -> None:
@@ -100,72 +305,61 @@ def render_probe_table(doc: dict[str, Any], file: IO[str]) -> None:
         extras.append(f"bias std {cfg['bias_std']:g}")
     if cfg.get("gain", 1.0) != 1.0:
         extras.append(f"gain {cfg['gain']:g}")
-    console.print(
+    say(console,
         f"actstat probe: {cfg['layers']} layers x {width_txt}, act {cfg['act']}, init {cfg['init']},"
         f" input {cfg['input']} {cfg['batch']}x{cfg['input_dim']},"
-        f" {cfg['dtype']}, seed {cfg['seed']}" + (", " + ", ".join(extras) if extras else ""),
-        markup=False,
-    )
+        f" {cfg['dtype']}, seed {cfg['seed']}" + (", " + ", ".join(extras) if extras else ""))
     by_layer: dict[int, list[str]] = {}
     for w in doc["warnings"]:
         by_layer.setdefault(w["layer"], [])
         if w["kind"] not in by_layer[w["layer"]]:
             by_layer[w["layer"]].append(w["kind"])
-    table = Table(show_edge=False, pad_edge=False, box=None, header_style="bold")
     theory = any(L.get("theory") for L in doc["layers"])
     cols = ["layer", "width", "mean", "std", "min", "max", "sat %", "zero %", "dead %"]
     cols += ["theory mean", "theory std"] if theory else []
-    for col in cols:
-        table.add_column(col, justify="right")
-    table.add_column("warnings", justify="left")
-    rows = [("input", doc["input"])] + [(str(L["layer"]), L) for L in doc["layers"]]
-    for i, (name, s) in enumerate(rows):
-        kinds = [k for k in by_layer.get(i, []) if k not in GRADIENT_KINDS]
-        cells = [name, str(s["width"]), num(s["mean"]), num(s["std"]), num(s["min"]), num(s["max"]),
+    rows, row_kinds = [], []
+    for i, (name, s) in enumerate([("input", doc["input"])] + [(str(L["layer"]), L) for L in doc["layers"]]):
+        row_kinds.append([k for k in by_layer.get(i, []) if k not in GRADIENT_KINDS])
+        cells = [name, str(s["width"]), s["mean"], s["std"], s["min"], s["max"],
                  pct(s["saturated_frac"]), pct(s["zero_frac"]), pct(s["dead_frac"])]
         if theory:
             t = s.get("theory") or {}
-            cells += [num(t.get("mean")), num(t.get("std"))]
-        table.add_row(*cells, ", ".join(f"[{KIND_STYLE.get(k, 'bold')}]{k}[/]" for k in kinds))
-    console.print(table)
+            cells += [t.get("mean"), t.get("std")]
+        rows.append(cells)
+    print_table(console, cols, rows, row_kinds)
     sat_rule = doc.get("saturation_rule")
-    console.print(
+    say(console,
         f"saturated: {sat_rule if sat_rule else 'no saturating region for ' + cfg['act']}"
-        "; dead unit: exactly 0 for every example; mean/std over the whole batch x width matrix",
-        markup=False,
-    )
+        "; dead unit: exactly 0 for every example; mean/std over the whole batch x width matrix")
     if any("grad" in L for L in doc["layers"]):
         render_grad_table(console, doc, by_layer)
     grad = any("grad" in L for L in doc["layers"])
     t = {k: v for k, v in doc["thresholds"].items() if grad or k not in GRADIENT_KINDS}
-    console.print("thresholds: " + ", ".join(f"{k} {num(v)}" for k, v in t.items()), markup=False)
+    say_list(console, "thresholds:", [f"{k} {num(v)}" for k, v in t.items()])
     for note in doc.get("notes", []):
-        console.print(f"note: {note}", markup=False)
+        say(console, f"note: {note}")
     render_warnings(console, doc["warnings"])
 
 
 def render_grad_table(console: Console, doc: dict[str, Any], by_layer: dict[int, list[str]]) -> None:
     """The backward pass: one row per layer."""
     cfg = doc["config"]
-    console.print(f"\nbackward pass: loss {cfg['loss']}, lr {cfg['lr']:g}", markup=False)
-    table = Table(show_edge=False, pad_edge=False, box=None, header_style="bold")
+    console.print()
+    say(console, f"backward pass: loss {cfg['loss']}, lr {cfg['lr']:g}")
     theory = any(L.get("theory") for L in doc["layers"])
     cols = ["layer", "std dL/dh", "std dL/dz", "||dW||", "mean|dW|", "zero %", "update ratio", "ratio to last"]
     cols += ["theory ratio"] if theory else []
-    for col in cols:
-        table.add_column(col, justify="right")
-    table.add_column("warnings", justify="left")
+    rows, row_kinds = [], []
     for L in doc["layers"]:
         g = L["grad"]
-        kinds = [k for k in by_layer.get(L["layer"], []) if k in GRADIENT_KINDS]
-        cells = [str(L["layer"]), num(g["std"]), num(g["pre_std"]), num(g["weight_norm"]), num(g["weight_mean_abs"]),
-                 pct(g["zero_frac"]), num(g["update_ratio"]), num(g["norm_ratio_to_last"])]
+        row_kinds.append([k for k in by_layer.get(L["layer"], []) if k in GRADIENT_KINDS])
+        cells = [str(L["layer"]), g["std"], g["pre_std"], g["weight_norm"], g["weight_mean_abs"],
+                 pct(g["zero_frac"]), g["update_ratio"], g["norm_ratio_to_last"]]
         if theory:
-            cells.append(num((L.get("theory") or {}).get("grad_scale")))
-        table.add_row(*cells, ", ".join(f"[{KIND_STYLE.get(k, 'bold')}]{k}[/]" for k in kinds))
-    console.print(table)
-    console.print("ratio to last: RMS of dL/dh at the layer / at the last layer; update ratio: lr ||dW|| / ||W||",
-                  markup=False)
+            cells.append((L.get("theory") or {}).get("grad_scale"))
+        rows.append(cells)
+    print_table(console, cols, rows, row_kinds)
+    say(console, "ratio to last: RMS of dL/dh at the layer / at the last layer; update ratio: lr ||dW|| / ||W||")
 
 
 def render_catalogue(rows: Sequence[tuple[str, str, str]], title: str, file: IO[str]) -> None:
@@ -198,46 +392,39 @@ def render_list_table(doc: dict[str, Any], file: IO[str]) -> None:
 def render_compare_table(doc: dict[str, Any], file: IO[str]) -> None:
     """One row per configuration, then the warning kinds per configuration."""
     console = make_console(file)
-    console.print(f"actstat compare: {len(doc['configs'])} configurations, seed {doc['seed']}, same input batch"
-                  f" ({doc['input']}, {doc['batch']} examples)", markup=False)
-    table = Table(show_edge=False, pad_edge=False, box=None, header_style="bold")
+    say(console, f"actstat compare: {len(doc['configs'])} configurations, seed {doc['seed']}, same input batch"
+                 f" ({doc['input']}, {doc['batch']} examples)")
     grad = any("grad_first_last_ratio" in r for r in doc["configs"])
     cols = ["config", "input std", "first std", "last std", "min std", "max sat %", "max dead %", "1st warned"]
     cols += ["grad 1st/last"] if grad else []
-    for c in cols:
-        table.add_column(c, justify="left" if c == "config" else "right")
-    table.add_column("warnings", justify="left")
+    rows, row_kinds = [], []
     for r in doc["configs"]:
-        cells = [r["config"], num(r["input_std"]), num(r["first_std"]), num(r["last_std"]), num(r["min_std"]),
+        cells = [r["config"], r["input_std"], r["first_std"], r["last_std"], r["min_std"],
                  pct(r["max_saturated_frac"]), pct(r["max_dead_frac"]),
                  "-" if r["first_warning_layer"] is None else str(r["first_warning_layer"])]
         if grad:
-            cells.append(num(r.get("grad_first_last_ratio")))
-        cells.append(", ".join(f"[{KIND_STYLE.get(k, 'bold')}]{k}[/]" for k in r["warnings"]))
-        table.add_row(*cells)
-    console.print(table)
-    console.print("1st warned: first layer with a warning other than the informational ones;"
-                  " run 'actstat probe' with a configuration's options for its warnings and fixes", markup=False)
+            cells.append(r.get("grad_first_last_ratio"))
+        rows.append(cells)
+        row_kinds.append(list(r["warnings"]))
+    print_table(console, cols, rows, row_kinds)
+    say(console, "1st warned: first layer with a warning other than the informational ones;"
+                 " run 'actstat probe' with a configuration's options for its warnings and fixes")
 
 
 def render_theory_table(doc: dict[str, Any], file: IO[str]) -> None:
     """The variance map layer by layer, with q*, chi_1, the phase, the depth scales."""
     console = make_console(file)
     crit = doc["critical_sigma_w"]
-    console.print(
+    say(console,
         f"actstat theory: act {doc['act']}, sigma_w {doc['sigma_w']:.6g}, sigma_b {doc['sigma_b']:g},"
-        f" q0 {doc['q0']:g}", markup=False)
-    console.print(
+        f" q0 {doc['q0']:g}")
+    say(console,
         f"fixed point q* = {num(doc['q_star'])}, chi_1 = {num(doc['chi1'])}: {doc['phase']};"
         f" depth scales xi_q = {num(doc['xi_q']) if doc['xi_q'] is not None else 'inf'},"
-        f" xi_c = {num(doc['xi_c']) if doc['xi_c'] is not None else 'inf'}", markup=False)
-    console.print("critical sigma_w at this sigma_b: "
-                  + (f"{crit:.6g}" if crit is not None else "none (no sigma_w makes chi_1 = 1 here)"), markup=False)
-    table = Table(show_edge=False, pad_edge=False, box=None, header_style="bold")
-    for col in ("layer", "q", "mean", "std", "chi", "grad ratio"):
-        table.add_column(col, justify="right")
-    for L in doc["layers"]:
-        table.add_row(str(L["layer"]), num(L["q"]), num(L["mean"]), num(L["std"]), num(L["chi"]), num(L["grad_scale"]))
-    console.print(table)
-    console.print("q: pre-activation variance; mean/std: of the activations; chi: sigma_w^2 E[phi'^2], the layer's"
-                  " gradient factor; grad ratio: predicted RMS dL/dh over the last layer's", markup=False)
+        f" xi_c = {num(doc['xi_c']) if doc['xi_c'] is not None else 'inf'}")
+    say(console, "critical sigma_w at this sigma_b: "
+        + (f"{crit:.6g}" if crit is not None else "none (no sigma_w makes chi_1 = 1 here)"))
+    rows = [[str(L["layer"]), L["q"], L["mean"], L["std"], L["chi"], L["grad_scale"]] for L in doc["layers"]]
+    print_table(console, ["layer", "q", "mean", "std", "chi", "grad ratio"], rows)
+    say(console, "q: pre-activation variance; mean/std: of the activations; chi: sigma_w^2 E[phi'^2], the layer's"
+                 " gradient factor; grad ratio: predicted RMS dL/dh over the last layer's")
