@@ -23,8 +23,8 @@ fix printed without ``--suggest``):
 * scale_mismatch, unscaled_input: ``--preprocess standardize``.
 
 Ranking (``run_suggest``): each candidate is probed with the same seeds; candidates are ordered by
-the number of alarms (non-informational warnings, counted per layer and kind, majority of seeds) they
-leave, then by how close they bring the warned figures to healthy (the sum of |log(figure / 1)| for
+the number of alarms (non-informational warnings, counted per layer and kind, averaged over the seeds)
+they leave, then by how close they bring the warned figures to healthy (the sum of |log(figure / 1)| for
 ratios, of the fraction for shares). A figure is "better" when its distance to healthy shrinks.
 """
 
@@ -216,9 +216,10 @@ def _layer_values(doc: dict[str, Any], f: Callable[[dict[str, Any]], Any]) -> li
     return out
 
 
-def _count(doc: dict[str, Any], kind: str) -> int:
+def _count(doc: dict[str, Any], kind: str) -> float:
+    """Layers with a ``kind`` warning, per seed (with several seeds: the mean over them)."""
     n = len(doc.get("seeds", {}).get("list", [])) or 1
-    return sum(1 for w in doc["warnings"] if w["kind"] == kind and 2 * w.get("seeds_fired", 1) > n)
+    return sum(w.get("seeds_fired", 1) for w in doc["warnings"] if w["kind"] == kind) / n
 
 
 def figure(doc: dict[str, Any], kind: str) -> tuple[str, float | None, str]:
@@ -270,13 +271,13 @@ def distance(value: float | None, how: str) -> float:
     return abs(value)
 
 
-def alarms(doc: dict[str, Any]) -> int:
+def alarms(doc: dict[str, Any]) -> float:
     return sum(_count(doc, k) for k in {w["kind"] for w in doc["warnings"] if w["kind"] not in INFORMATIONAL})
 
 
 def _warned_kinds(doc: dict[str, Any]) -> list[str]:
-    n = len(doc.get("seeds", {}).get("list", [])) or 1
-    kinds = list(dict.fromkeys(w["kind"] for w in doc["warnings"] if 2 * w.get("seeds_fired", 1) > n))
+    """The kinds that fired (in any seed): the alarms, or the informational ones when there is none."""
+    kinds = list(dict.fromkeys(w["kind"] for w in doc["warnings"]))
     alarm = [k for k in kinds if k not in INFORMATIONAL]
     return alarm or kinds
 
@@ -287,8 +288,10 @@ def suggestion_fixes(cfg: Any, act: Activation, doc: dict[str, Any]) -> list[Fix
     kinds = _warned_kinds(doc)
     raw = any(w["kind"] in RAW_DATA_KINDS for w in doc["warnings"])
     out: dict[tuple[str, ...], Fix] = {}
-    for w in doc["warnings"]:
-        if w["kind"] in kinds:
+    done: set[str] = set()
+    for w in doc["warnings"]:  # (in layer order: each kind's first layer)
+        if w["kind"] in kinds and w["kind"] not in done:
+            done.add(w["kind"])
             for f in candidates(cfg, act, w["kind"], w["layer"], raw):
                 out.setdefault(f.args, f)
     return list(out.values())[:MAX_CANDIDATES]

@@ -268,6 +268,24 @@ def analysis_options() -> list[Callable[..., Any]]:
     ]
 
 
+def seeds_option_list(jobs: bool = True, suggest: bool = True) -> list[Callable[..., Any]]:
+    """--seeds N (and --suggest, --jobs): several seeds, one verdict (actstat.seeds, actstat.suggest)."""
+    opts = [
+        click.option("--seeds", type=click.IntRange(1, 1000), default=1, show_default=True,
+                     help="Draw the network N times (seeds S..S+N-1): medians with their spread, each warning with"
+                     " the seeds it fired in; --fail-on then fails on a kind that fired in more than half of them."),
+    ]
+    if suggest:
+        opts.append(click.option(
+            "--suggest", is_flag=True,
+            help="Re-run the probe with each candidate fix (same seeds) and rank them by the warned figures;"
+            " each warning's fix becomes the measured best."))
+    if jobs:
+        opts.append(click.option("--jobs", "-j", type=click.IntRange(min=1), default=None,
+                                 help="Parallel processes for --seeds/--suggest runs.  [default: 1]"))
+    return opts
+
+
 def picture_options() -> list[Callable[..., Any]]:
     return [
         click.option("--hist", "hist_path", type=click.Path(dir_okay=False), default=None,

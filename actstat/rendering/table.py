@@ -264,17 +264,24 @@ def _wrap_kinds(kinds: Sequence[str], width: int | None, later: int | None = Non
     return lines
 
 
-def render_warnings(console: Console, warnings: Sequence[dict[str, Any]]) -> None:
-    """Warnings grouped by kind: the layers, the value range against the threshold, the message
-    (for the first layer of the group) and the hint."""
+def _seeds_text(ws: Sequence[dict[str, Any]], n: int) -> str:
+    """'in 7/8 seeds' (the most seeds any layer of the group fired in; a range when they differ)."""
+    c = [w.get("seeds_fired", n) for w in ws]
+    return f"in {max(c)}/{n} seeds" if min(c) == max(c) else f"in {min(c)}-{max(c)}/{n} seeds"
+
+
+def render_warnings(console: Console, warnings: Sequence[dict[str, Any]], seeds: int = 1) -> None:
+    """Warnings grouped by kind and rule (one line per rule, with its own value range and threshold):
+    the layers, the value range against the threshold, with several seeds the seeds it fired in, with
+    one a borderline mark, the message (for the first layer of the group) and the hint."""
     if not warnings:
         console.print("No warnings.")
         return
     console.print("Warnings:")
-    order: dict[str, list[dict[str, Any]]] = {}
+    order: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for w in warnings:
-        order.setdefault(w["kind"], []).append(w)
-    for kind, ws in order.items():
+        order.setdefault((w["kind"], w.get("rule", "")), []).append(w)
+    for (kind, rule), ws in order.items():
         layers = [w["layer"] for w in ws]
         vals = [w["value"] for w in ws if w["value"] is not None and math.isfinite(w["value"])]
         where = "input" if layers == [0] else f"layer{'s' if len(layers) > 1 else ''} {layer_ranges(layers)}"
@@ -284,8 +291,14 @@ def render_warnings(console: Console, warnings: Sequence[dict[str, Any]]) -> Non
         else:
             span = "inf/NaN"
         style = KIND_STYLE.get(kind, "bold")
-        say(console, f"  {kind} ({where}): value {span}, threshold {num(ws[0]['threshold'])}", hang="    ",
-            style=(2, 2 + len(kind), style))
+        rule_txt = f" {rule}" if rule and rule != kind else ""
+        extra = f", {_seeds_text(ws, seeds)}" if seeds > 1 else ""
+        near = [w["layer"] for w in ws if w.get("borderline")]
+        if near:
+            extra += (f"; borderline at {'input' if near == [0] else 'layer ' + layer_ranges(near)}: within the"
+                      " seed-to-seed spread of the threshold, add --seeds to be sure")
+        say(console, f"  {kind} ({where}): value {span}, threshold{rule_txt} {num(ws[0]['threshold'])}{extra}",
+            hang="    ", style=(2, 2 + len(kind), style))
         say(console, f"    {ws[0]['message']}", hang="    ")
         say(console, f"    fix: {ws[0]['hint']}", hang="    ")
 
@@ -308,7 +321,7 @@ def render_probe_table(doc: dict[str, Any], file: IO[str]) -> None:
     say(console,
         f"actstat probe: {cfg['layers']} layers x {width_txt}, act {cfg['act']}, init {cfg['init']},"
         f" input {cfg['input']} {cfg['batch']}x{cfg['input_dim']},"
-        f" {cfg['dtype']}, seed {cfg['seed']}" + (", " + ", ".join(extras) if extras else ""))
+        f" {cfg['dtype']}, {_seed_label(doc)}" + (", " + ", ".join(extras) if extras else ""))
     by_layer: dict[int, list[str]] = {}
     for w in doc["warnings"]:
         by_layer.setdefault(w["layer"], [])
@@ -317,11 +330,16 @@ def render_probe_table(doc: dict[str, Any], file: IO[str]) -> None:
     theory = any(L.get("theory") for L in doc["layers"])
     cols = ["layer", "width", "mean", "std", "min", "max", "sat %", "zero %", "dead %"]
     cols += ["theory mean", "theory std"] if theory else []
+    seeded = "seeds" in doc
+    if seeded:
+        cols.insert(4, "std ±")
     rows, row_kinds = [], []
     for i, (name, s) in enumerate([("input", doc["input"])] + [(str(L["layer"]), L) for L in doc["layers"]]):
         row_kinds.append([k for k in by_layer.get(i, []) if k not in GRADIENT_KINDS])
         cells = [name, str(s["width"]), s["mean"], s["std"], s["min"], s["max"],
                  pct(s["saturated_frac"]), pct(s["zero_frac"]), pct(s["dead_frac"])]
+        if seeded:
+            cells.insert(4, _spread_pct(s))
         if theory:
             t = s.get("theory") or {}
             cells += [t.get("mean"), t.get("std")]
@@ -338,7 +356,42 @@ def render_probe_table(doc: dict[str, Any], file: IO[str]) -> None:
     say_list(console, "thresholds:", [f"{k} {num(v)}" for k, v in t.items()])
     for note in doc.get("notes", []):
         say(console, f"note: {note}")
-    render_warnings(console, doc["warnings"])
+    if seeded:
+        say(console, f"std ±: half the min..max range over the seeds, relative to the median; --fail-on:"
+                     f" {doc['seeds']['fail_rule']}")
+    render_warnings(console, doc["warnings"], doc["seeds"]["n"] if seeded else 1)
+    if doc.get("suggest"):
+        render_suggest(console, doc["suggest"])
+
+
+def _seed_label(doc: dict[str, Any]) -> str:
+    if "seeds" not in doc:
+        return f"seed {doc['config']['seed']}"
+    ss = doc["seeds"]["list"]
+    return f"seeds {ss[0]}..{ss[-1]} (medians)"
+
+
+def _spread_pct(s: dict[str, Any]) -> str:
+    """Half the seeds' std range relative to the median std, e.g. '12%' ('-' for the input, which has none)."""
+    sp = (s.get("spread") or {}).get("std")
+    if not sp or not s.get("std"):
+        return "-"
+    return f"{100.0 * (sp[1] - sp[0]) / 2 / abs(s['std']):.0f}%"
+
+
+def render_suggest(console: Console, sug: dict[str, Any]) -> None:
+    """The ranked candidate fixes: each warned figure before -> after, better or worse."""
+    console.print(f"\nSuggested fixes (each re-run with the same seeds; {sug['alarms_before']:g} alarms before, warned layers per seed):")
+    if not sug["candidates"]:
+        console.print("  no candidate fix differs from the current setting")
+        return
+    for r in sug["candidates"]:
+        parts = []
+        for k, f in r["figures"].items():
+            verdict = "better" if f["better"] else ("worse" if f["worse"] else "same")
+            parts.append(f"{f['figure']} {num(f['before'])} -> {num(f['after'])} ({verdict})")
+        say(console, f"  {r['rank']}. {r['label']}: {r['alarms']:g} alarms; " + "; ".join(parts), hang="     ")
+    say(console, f"best: {sug['best'] or 'none of the candidates improves every warned figure'}")
 
 
 def render_grad_table(console: Console, doc: dict[str, Any], by_layer: dict[int, list[str]]) -> None:
