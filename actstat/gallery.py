@@ -15,6 +15,7 @@ class Case:
     title: str
     argv: tuple[str, ...]
     lecture: str
+    command: str = "probe"  # probe, train, or compare (training: argv starts with --train)
 
 
 CS231N = ("--layers", "10", "--width", "500", "--batch", "1000")
@@ -64,4 +65,38 @@ CASES: tuple[Case, ...] = (
           "--input", "positive", "--grad"),
          "With all-positive inputs, the gradients on a unit's incoming weights share one sign per example:"
          " updates zig-zag. Centre the inputs."),
+)
+
+# The lectures' training experiments (issue 16): each one `actstat train` or `actstat compare --train`.
+DIGITS = ("--data", "digits", "--act", "relu")
+NET5 = ("--layers", "5", "--width", "100")
+
+TRAIN_CASES: tuple[Case, ...] = (
+    Case("train-optimizers", "The four optimisers on digits (the notes' MNIST figure)",
+         ("--train", *DIGITS, *NET5, "--init", "he", "--optimizer", "sgd,momentum,adagrad,adam", "--steps", "500"),
+         "SGD (lr 0.01) is the slowest; Momentum, AdaGrad (0.01) and Adam (0.001) bring the loss down much"
+         " faster. Each optimiser at the learning rate the notes use.", "compare"),
+    Case("train-inits", "ReLU, 5 x 100: std 0.01 against Xavier against He, by loss curve",
+         ("--train", *DIGITS, *NET5, "--init", "normal:0.01,xavier,he", "--optimizer", "sgd", "--lr", "0.01",
+          "--steps", "500"),
+         "With std 0.01 the signal vanishes and the loss does not move; Xavier learns, He learns fastest: the"
+         " probe's step-0 verdicts (vanishing, vanishing in the deep layers, healthy) in the order training"
+         " confirms.", "compare"),
+    Case("train-batchnorm", "Batch norm against none at a poor init (ReLU, std 0.01)",
+         ("--train", *DIGITS, *NET5, "--init", "normal:0.01", "--batchnorm-both", "--optimizer", "sgd", "--lr",
+          "0.01", "--steps", "500"),
+         "Without batch norm nothing is learnt from W = 0.01 randn; with it every layer is renormalised and the"
+         " loss falls at once.", "compare"),
+    Case("train-overfit", "Overfitting: 7 x 100 ReLU on 300 training examples, weight decay and dropout",
+         ("--train", *DIGITS, "--layers", "7", "--width", "100", "--init", "he", "--train-size", "300",
+          "--weight-decay", "0,0.1", "--dropout", "0,0.15", "--optimizer", "sgd", "--lr", "0.01",
+          "--epochs", "200"),
+         "Alone, the network reaches ~100% training accuracy while validation stays far lower; weight decay"
+         " (lambda 0.1) and dropout (0.15) narrow the gap.", "compare"),
+    Case("babysit-lr-low", "Babysitting: learning rate 1e-6", (*DIGITS, *NET5, "--init", "he", "--optimizer", "sgd",
+                                                              "--lr", "1e-6", "--steps", "300"),
+         "Loss barely changing: the learning rate is too low.", "train"),
+    Case("babysit-lr-high", "Babysitting: learning rate 1e6", (*DIGITS, *NET5, "--init", "he", "--optimizer", "sgd",
+                                                              "--lr", "1e6", "--steps", "300"),
+         "Cost NaN or above 3x the original: the learning rate is too high; training stops early.", "train"),
 )

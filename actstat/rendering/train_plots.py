@@ -77,6 +77,11 @@ def _step_axis(ax: Any, steps: np.ndarray, log: bool) -> None:
         ax.set_xlim(0, max(1.0, float(steps[-1])) * 1.15)
         ax.set_xlabel("step (symlog scale)")
     else:
+        from matplotlib.ticker import MaxNLocator
+
+        pad = max(0.5, 0.03 * float(steps[-1] - steps[0]))
+        ax.set_xlim(float(steps[0]) - pad, float(steps[-1]) + pad)  # every panel the same steps
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # steps are whole numbers
         ax.set_xlabel("step")
     ax.grid(True, which="major", alpha=0.3)
 
@@ -153,7 +158,7 @@ def train_plot_figure(doc: dict[str, Any]) -> Any:
         ax_acc.axhline(1 / classes, color=GUIDE_COLOR, linestyle=":", linewidth=1, label=f"chance 1/{classes}")
     ax_acc.set_ylim(-0.02, 1.02)
     ax_acc.set_title("accuracy", fontsize=10)
-    ax_acc.legend(fontsize="small", loc="lower right")
+    ax_acc.legend(fontsize="small", loc="best")
 
     std = _layer_series(doc, "std")
     colours = _layer_colours(len(std))
@@ -259,8 +264,11 @@ def compare_train_figure(doc: dict[str, Any]) -> Any:
         loss = _floats(c["loss"])
         losses.append(loss)
         line, = ax_loss.plot(steps, loss, marker="o", markersize=2, label=c["config"], color=f"C{k % 10}")
-        ax_acc.plot(steps, _floats(c["val_acc"] if val else c["train_acc"]), marker="o", markersize=2,
-                    color=line.get_color(), label=c["config"])
+        if val:
+            ax_acc.plot(steps, _floats(c["val_acc"]), marker="o", markersize=2, color=line.get_color(),
+                        label=c["config"])
+        ax_acc.plot(steps, _floats(c["train_acc"]), linestyle="--" if val else "-", linewidth=1 if val else 1.5,
+                    color=line.get_color(), label=None if val else c["config"])
         if c.get("stopped_early"):
             ax_loss.axvline(c["stopped_early"]["step"], color=line.get_color(), linestyle="--", linewidth=0.8)
     if losses:
@@ -270,7 +278,8 @@ def compare_train_figure(doc: dict[str, Any]) -> Any:
         ax_loss.axhline(math.log(classes), color=GUIDE_COLOR, linestyle=":", linewidth=1)
         ax_acc.axhline(1 / classes, color=GUIDE_COLOR, linestyle=":", linewidth=1)
     ax_loss.set_title("training loss (dotted: ln C, chance)", fontsize=10)
-    ax_acc.set_title(("validation" if val else "training") + " accuracy (dotted: chance)", fontsize=10)
+    ax_acc.set_title("accuracy: validation (solid), training (dashed); dotted: chance" if val
+                     else "training accuracy (dotted: chance)", fontsize=10)
     ax_acc.set_ylim(-0.02, 1.02)
     for ax in (ax_loss, ax_acc):
         _step_axis(ax, all_steps if all_steps.size else np.zeros(1), log)
