@@ -27,7 +27,8 @@ The document ``train`` returns (``actstat train --format json``; numbers are nul
     thresholds     the babysitting thresholds in use (actstat.training.verdicts)
     warnings       [{kind, step, layer, value, threshold, message, hint}]
     stopped_early  null or {step, reason}
-    final          {loss, train_acc, val_acc} of the last checkpoint
+    final          {step, loss, train_acc, val_acc, val_loss} at the last step, in evaluation mode on the
+                   whole training and validation sets
 """
 
 from __future__ import annotations

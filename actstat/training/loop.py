@@ -7,7 +7,7 @@ it does one training-mode forward and backward pass on the next mini-batch with 
 before dropout, RMS of dL/dh), plus the weight RMS of W_s, the update ratio
 ||W_s - W_{s-1}|| / ||W_{s-1}|| of the update actually applied (any optimiser), and the loss and
 accuracies in evaluation mode on fixed samples (up to ``eval_size`` training and validation
-examples). Then, unless s = S, the optimiser applies that pass's gradient. So checkpoint 0 is the
+examples; the document's ``final`` uses every example). Then, unless s = S, the optimiser applies that pass's gradient. So checkpoint 0 is the
 network before any update (the network ``actstat probe`` sees with the same seed) and the last
 checkpoint is the final step.
 
@@ -45,6 +45,7 @@ DEFAULT_EPOCHS = 10
 DEFAULT_BATCH = 100
 LOG_CHECKPOINTS = 40  # about this many log-spaced checkpoints by default
 MAX_STEPS = 10_000_000
+EVAL_BLOCK = 4096
 
 
 @dataclass(frozen=True)
@@ -84,7 +85,7 @@ class TrainConfig:
     every: int | None = None  # None: about 40 log-spaced checkpoints
     overfit: int | None = None
     thresholds: dict[str, float] = field(default_factory=dict)
-    eval_size: int = 1000
+    eval_size: int = 500  # the checkpoints' evaluation samples (the final figures use every example)
     blas_threads: int | None = 1  # None: leave the BLAS library's own setting
 
 
@@ -259,7 +260,7 @@ def train(cfg: TrainConfig, data: Dataset | None = None, on_checkpoint: Checkpoi
         "thresholds": thresholds,
         "warnings": [],
         "stopped_early": stopped,
-        "final": {k: checkpoints[-1][k] for k in ("loss", "train_acc", "val_acc")},
+        "final": _final(model, X_tr, y_tr, X_val, y_val, cfg.weight_decay, checkpoints[-1]["step"]),
     }
     doc["warnings"] = babysit(doc, act, thresholds)
     return doc
@@ -302,6 +303,26 @@ def _loop(run: _Run, opt: Any, total: int, batch: int, rng_dropout: np.random.Ge
         if on_step is not None:
             on_step(s + 1, total, p.loss)
     return records, stopped
+
+
+def _final(model: MLP, X_tr: Array, y_tr: Array, X_val: Array, y_val: Array, wd: float, step: int) -> dict[str, Any]:
+    """The last step's loss and accuracies in evaluation mode on the whole training and validation sets
+    (the checkpoints use samples of up to eval_size examples), in blocks of EVAL_BLOCK rows."""
+    out: dict[str, Any] = {"step": step}
+    for name, X, y in (("train", X_tr, y_tr), ("val", X_val, y_val)):
+        if X.shape[0] == 0:
+            loss = acc = None
+        else:
+            tot = cor = 0.0
+            for i in range(0, X.shape[0], EVAL_BLOCK):
+                lo, ac = model.evaluate(X[i:i + EVAL_BLOCK], y[i:i + EVAL_BLOCK])
+                k = min(EVAL_BLOCK, X.shape[0] - i)
+                tot += lo * k
+                cor += ac * k
+            loss, acc = tot / X.shape[0] + model.reg_loss(wd), cor / X.shape[0]
+        out["loss" if name == "train" else "val_loss"] = _f(loss)
+        out[f"{name}_acc"] = _f(acc)
+    return out
 
 
 def _hist_range(run: _Run, h: Array) -> tuple[float, float]:

@@ -182,11 +182,18 @@ class Adam(Optimizer):
         v = self._zeros(s, "v", W)
         m *= t(b1)
         m += t(1 - b1) * dW
+        g2 = dW * dW
+        g2 *= t(1 - b2)
         v *= t(b2)
-        v += t(1 - b2) * dW * dW
-        m_hat = m / t(1 - b1 ** self.t)
-        v_hat = v / t(1 - b2 ** self.t)
-        W -= t(self.lr) * m_hat / (np.sqrt(v_hat) + t(ADAM_EPS))
+        v += g2
+        # eta m_hat / (sqrt(v_hat) + eps), with the bias corrections folded into two scalars (in place:
+        # no m_hat or v_hat arrays)
+        denom = np.sqrt(v, out=g2)
+        denom *= t(1 / np.sqrt(1 - b2 ** self.t))
+        denom += t(ADAM_EPS)
+        step = np.divide(m, denom, out=denom)
+        step *= t(self.lr / (1 - b1 ** self.t))
+        W -= step
 
 
 _CLASSES: dict[str, type[Optimizer]] = {

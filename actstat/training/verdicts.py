@@ -11,7 +11,8 @@ Rules (defaults overridable with thresholds={KIND: VALUE}, ``--threshold KIND=VA
 * loss_exploded      training stopped early: a mini-batch loss was NaN/inf or above ``explode`` (3) x
                      its step-0 value (the lecture's early-stop rule): learning rate too high.
 * cannot_overfit     with ``overfit`` N: the final training accuracy is below ``overfit_acc`` (0.98).
-* overfitting        final training accuracy - validation accuracy > ``overfitting_gap`` (0.15).
+* overfitting        final training accuracy - validation accuracy > ``overfitting_gap`` (0.15)
+                     (both on the whole sets: the document's ``final``).
 * update_ratio       per layer, the median over the checkpoints of ||delta W|| / ||W|| is below
                      ``update_ratio_low`` (1e-4) or above ``update_ratio_high`` (1e-2): the lecture
                      wants ~1e-3.
@@ -102,17 +103,18 @@ def babysit(doc: dict[str, Any], act: Any, t: dict[str, float]) -> list[dict[str
                           f"the loss went from {first['loss']:.4g} to {last['loss']:.4g} in {last['step']} steps"
                           f" ({100 * drop:+.2f}%, below {100 * t['loss_drop']:g}%)",
                           f"learning rate too low: raise --lr (now {cfg['lr']:g}) by 10x, or train longer"))
-    if cfg.get("overfit") is not None and last["train_acc"] is not None and last["train_acc"] < t["overfit_acc"]:
-        out.append(_w("cannot_overfit", last["step"], None, last["train_acc"], t["overfit_acc"],
-                      f"cannot overfit {cfg['overfit']} examples: training accuracy {last['train_acc']:.3g} after"
+    fin = doc.get("final") or last
+    if cfg.get("overfit") is not None and fin["train_acc"] is not None and fin["train_acc"] < t["overfit_acc"]:
+        out.append(_w("cannot_overfit", last["step"], None, fin["train_acc"], t["overfit_acc"],
+                      f"cannot overfit {cfg['overfit']} examples: training accuracy {fin['train_acc']:.3g} after"
                       f" {last['step']} steps",
                       "a network that cannot memorise a tiny subset has a bug or a bad set-up: check the labels,"
                       " remove --weight-decay/--dropout, raise --lr or train longer"))
-    if cfg.get("overfit") is None and last["train_acc"] is not None and last["val_acc"] is not None:
-        gap = last["train_acc"] - last["val_acc"]
+    if cfg.get("overfit") is None and fin["train_acc"] is not None and fin["val_acc"] is not None:
+        gap = fin["train_acc"] - fin["val_acc"]
         if gap > t["overfitting_gap"]:
             out.append(_w("overfitting", last["step"], None, gap, t["overfitting_gap"],
-                          f"training accuracy {last['train_acc']:.3g} and validation accuracy {last['val_acc']:.3g}"
+                          f"training accuracy {fin['train_acc']:.3g} and validation accuracy {fin['val_acc']:.3g}"
                           f" part by {gap:.3g}",
                           "the network memorises the training set: more data, --weight-decay, --dropout"
                           " or fewer steps"))
