@@ -482,3 +482,180 @@ def chi1_grid(act: Activation, sigma_ws: Array, sigma_bs: Array, iterations: int
         # q underflowed to 0 still sees both sides of 0 (the one-sided derivatives of elu, selu)
         x = np.maximum(np.sqrt(q), 1e-150)[..., None] * zz
         return SW ** 2 * (np.square(act.df(x)) @ ww)
+
+
+# --- measurement against prediction at finite width -----------------------------------------------
+
+AGREE_SIGMAS = 3.0  # a layer agrees when its measurement lies within this many expected fluctuations
+AGREE_FLOOR = 0.01  # and is never asked to come closer than 1% (quadrature, float32 sums, a finite batch)
+LOOSE_FACTOR = 2.0  # a prediction whose band spans more than x/÷ this is only a rough guide
+
+
+@dataclass(frozen=True)
+class Band:
+    """The fluctuation a finite network is expected to show around one layer's prediction: the std of
+    ln(measured q / predicted q) and of ln(measured std / predicted std), and the deviation of the
+    measured mean allowed (absolute)."""
+
+    sd_ln_q: float
+    sd_ln_std: float
+    mean_tol: float
+
+    @property
+    def std_tol(self) -> float:
+        """|ln(measured std / predicted std)| allowed."""
+        return AGREE_SIGMAS * self.sd_ln_std + AGREE_FLOOR
+
+
+def _unit_moments(act: Activation, q: float) -> tuple[float, float, float, float]:
+    """(E[phi], E[phi^2], Var(phi^2) / E[phi^2]^2, Var((phi - mean)^2) / Var(phi)^2) at q, by the
+    split panel quadrature (one evaluation of phi)."""
+    s = math.sqrt(q)
+    z, w = _panels(min(1.0, 1.0 / s) if s > 0 else 1.0)
+    with np.errstate(all="ignore"):
+        h = np.concatenate([act.f(s * z), act.f(-s * z)])
+    ww = np.concatenate([w, w])
+    m1 = float(ww @ h)
+    m2 = float(ww @ (h * h))
+    m4 = float(ww @ (h * h) ** 2)
+    var = max(m2 - m1 * m1, 0.0)
+    c4 = float(ww @ (h - m1) ** 4)
+    k2 = m4 / (m2 * m2) - 1.0 if m2 > 0 else 2.0
+    kv = c4 / (var * var) - 1.0 if var > 0 else 2.0
+    return m1, m2, max(k2, 0.0), max(kv, 0.0)
+
+
+def finite_width_bands(act: Activation, sigma_w: float | Sequence[float], sigma_b: float,
+                       pred: Sequence[TheoryLayer], widths: Sequence[int]) -> list[Band]:
+    """Per layer, the fluctuation of the measured statistics expected at these widths (``widths`` =
+    (input, layer 1, ..., layer L)), an upper bound derived as follows.
+
+    A layer's measured statistics are averages over its width_l units. Where the batch's inputs are
+    strongly correlated (deep in the ordered phase, or wherever the activations share a large mean) each
+    unit contributes one Gaussian draw z_j ~ N(0, q^l), so the measured E[phi^2] carries a relative
+    variance kappa(q^l) / width_l, kappa = Var(phi(z)^2) / E[phi(z)^2]^2 (2 for a linear unit, 5 for
+    ReLU); less correlated inputs average more draws, so this bounds the fluctuation from above. It
+    passes to the next layer's q through the map linearised in ln q:
+
+        var(ln q^{l+1}) = b_l^2 (s_l^2 var(ln q^l) + kappa(q^l) / width_l),    var(ln q^1) = 0
+
+    with s_l = d ln E[phi^2] / d ln q at q^l and b_l = sigma_w^2 E[phi^2] / q^{l+1} (the bias's share
+    does not fluctuate): fluctuations fade where the map contracts in ln q (tanh near its fixed point),
+    accumulate where it is linear (ReLU at He, any map as q -> 0) and grow where it expands (GELU at He
+    on its way from q ~ 1 to 0). The measured std moves by d ln std / d ln q times that, plus its own
+    sampling over the units (kappa_v / (4 width_l), kappa_v the same ratio for the centred square); the
+    mean by a factor exp(+-d ln mean / d ln q times it), plus the scatter of the units' means,
+    std / sqrt(width_l). Checked against the spread over seeds in tests/test_theory_independent.py."""
+    L = len(pred)
+    sw = [float(sigma_w)] * L if np.isscalar(sigma_w) else [float(s) for s in sigma_w]  # type: ignore[arg-type]
+    e = 1e-3
+    out: list[Band] = []
+    v = 0.0  # var(ln q^l)
+    for l, t in enumerate(pred):
+        n = widths[l + 1]
+        if not (math.isfinite(t.q) and t.q > 0 and t.std > 0):
+            out.append(Band(math.inf, math.inf, math.inf))
+            v = math.inf
+            continue
+        m1, m2, k2, kv = _unit_moments(act, t.q)
+        hi, lo = _unit_moments(act, t.q * math.exp(e)), _unit_moments(act, t.q * math.exp(-e))
+        d_m1 = (hi[0] - lo[0]) / (2 * e)  # d mean / d ln q
+        d_m2 = (hi[1] - lo[1]) / (2 * e)
+        var = max(m2 - m1 * m1, 1e-300)
+        d_ln_std = (d_m2 - 2.0 * m1 * d_m1) / (2.0 * var)
+        sd_q = math.sqrt(v)
+        # the mean moves multiplicatively with q (a wide band is not symmetric in the mean itself)
+        alpha = abs(d_m1 / m1) if m1 != 0 else 0.0
+        mean_tol = (AGREE_SIGMAS * math.sqrt(var / n) + abs(m1) * math.expm1(min(AGREE_SIGMAS * alpha * sd_q, 700.0))
+                    + AGREE_FLOOR * max(abs(m1), math.sqrt(var)))
+        out.append(Band(sd_q, math.sqrt(d_ln_std ** 2 * v + kv / (4.0 * n)), mean_tol))
+        if l + 1 < L:
+            q_next = pred[l + 1].q
+            s_l = d_m2 / m2 if m2 > 0 else 1.0
+            b_l = sw[l + 1] ** 2 * m2 / q_next if math.isfinite(q_next) and q_next > 0 else 1.0
+            v = b_l * b_l * (s_l * s_l * v + k2 / n)
+    return out
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """One layer's measurement against its prediction."""
+
+    agrees: bool
+    ratio: float  # measured std / predicted std
+    tolerance: float  # the factor allowed either way on the std: exp(std_tol)
+    reason: str | None  # why they part (None when they agree)
+
+
+UNEQUAL_INPUTS = 0.25  # coefficient of variation of the examples' mean squares beyond which q0 misleads
+
+
+def judge_layers(pred: Sequence[TheoryLayer], bands: Sequence[Band], measured: Sequence[tuple[float, float]],
+                 widths: Sequence[int], input_cv: float = 0.0) -> tuple[list[Verdict], list[str]]:
+    """Each layer's verdict, and the notes that say where the prediction stops describing the network.
+
+    measured: per layer (mean, std). A layer agrees when |ln(measured std / predicted std)| <=
+    AGREE_SIGMAS sd_ln_std + AGREE_FLOOR and its mean is within the band's mean_tol: AGREE_SIGMAS
+    std / sqrt(width) + |mean| (exp(AGREE_SIGMAS |d ln mean / d ln q| sd_ln_q) - 1) + AGREE_FLOOR
+    max(|mean|, std), all predicted. Since the band bounds finite-width noise from above, a layer that
+    parts has another cause: an overflow (inf/NaN); inputs of unequal length (``input_cv``, the
+    coefficient of variation of the examples' mean squares, above UNEQUAL_INPUTS: the prediction follows
+    their average q0, while each example travels its own variance map); else a network the mean field
+    does not describe. Layers that agree within a band wider than x/÷ LOOSE_FACTOR are named too, with
+    why the band is wide: finite width in the ordered phase (the prediction shrinks towards q* = 0, a
+    finite network's fluctuations do not shrink with it) or fluctuations accumulating over many layers
+    where the map is close to linear."""
+    verdicts: list[Verdict] = []
+    for t, b, (mean, std) in zip(pred, bands, measured):
+        if not all(math.isfinite(x) for x in (mean, std, t.mean, t.std, b.sd_ln_std)):
+            both = not math.isfinite(t.q) and not (math.isfinite(mean) and math.isfinite(std))
+            verdicts.append(Verdict(both, math.nan, math.inf, None if both else "overflow"))
+            continue
+        ratio = std / t.std if t.std > 0 else (1.0 if std == 0 else math.inf)
+        ln_r = abs(math.log(ratio)) if 0 < ratio < math.inf else math.inf
+        ok = ln_r <= b.std_tol and abs(mean - t.mean) <= b.mean_tol
+        reason = None if ok else "unequal inputs" if input_cv > UNEQUAL_INPUTS else "beyond the mean field"
+        verdicts.append(Verdict(ok, ratio, math.exp(b.std_tol), reason))
+    return verdicts, _notes(pred, verdicts, widths, input_cv)
+
+
+def _ranges(layers: Sequence[int]) -> str:
+    runs: list[list[int]] = []
+    for x in layers:
+        if runs and runs[-1][-1] == x - 1:
+            runs[-1].append(x)
+        else:
+            runs.append([x])
+    return ", ".join(str(r[0]) if len(r) == 1 else f"{r[0]}-{r[-1]}" for r in runs)
+
+
+def _notes(pred: Sequence[TheoryLayer], verdicts: Sequence[Verdict], widths: Sequence[int],
+           input_cv: float) -> list[str]:
+    notes: list[str] = []
+    width = f"width {widths[1]}" if len(set(widths[1:])) == 1 else "these widths"
+    why = {
+        "overflow": "overflow: the measurement or the prediction is not finite",
+        "unequal inputs": f"the examples' mean squares differ (coefficient of variation {input_cv:.3g}): the"
+        " prediction follows their average q0, each example its own variance map",
+        "beyond the mean field": "not finite-width noise (the band bounds it from above): the mean field's"
+        " independent Gaussian pre-activations do not describe these layers",
+    }
+    for reason in dict.fromkeys(v.reason for v in verdicts if v.reason):
+        layers = [l + 1 for l, v in enumerate(verdicts) if v.reason == reason]
+        v = verdicts[layers[-1] - 1]
+        notes.append(f"theory: layers {_ranges(layers)} part from the prediction by more than the expected"
+                     f" finite-width fluctuation (layer {layers[-1]}: measured std / predicted {v.ratio:.3g},"
+                     f" allowed x/÷ {v.tolerance:.3g}); likely reason: {why[reason]}")
+    loose = [l + 1 for l, v in enumerate(verdicts) if v.agrees and v.tolerance > LOOSE_FACTOR]
+    if loose:
+        last = loose[-1]
+        v = verdicts[last - 1]
+        ordered = pred[last - 1].chi < 1.0 and pred[last - 1].q < 0.5 * pred[0].q
+        cause = (f"finite {width} in the ordered phase: the prediction shrinks towards q* = 0 each layer,"
+                 " a finite network's fluctuations do not shrink with it" if ordered else
+                 f"finite {width}: fluctuations add up over layers where the variance map is close to linear"
+                 " (chi near 1)")
+        notes.append(f"theory: layers {_ranges(loose)} agree only loosely: the expected fluctuation around the"
+                     f" prediction reaches x/÷ {v.tolerance:.3g} by layer {last} (measured std / predicted"
+                     f" {v.ratio:.3g}); likely reason: {cause}; the mean field is exact only as the width grows")
+    return notes
