@@ -300,27 +300,36 @@ def theory_not_applicable(cfg: ProbeConfig, spec: NetworkSpec, x: Array, thresho
 
 
 def attach_theory(cfg: ProbeConfig, spec: NetworkSpec, x: Array, results: list[LayerResult],
-                  thresholds: dict[str, float]) -> str | None:
-    """Give each layer its infinite-width prediction, or return the one note saying why not."""
+                  thresholds: dict[str, float]) -> list[str]:
+    """Give each layer its infinite-width prediction and its verdict against the measurement (within the
+    fluctuation expected at these widths: theory.finite_width_bands, theory.judge_layers), and return the
+    notes: what was predicted and where it parts from the measurement, or the one note saying why not."""
     from .initializers import InitContext
-    from .theory import variance_map
+    from .theory import finite_width_bands, judge_layers, variance_map
 
     why = theory_not_applicable(cfg, spec, x, thresholds)
     if why:
-        return "theory: not applicable here (" + "; ".join(why) + "); every layer's theory is null"
+        return ["theory: not applicable here (" + "; ".join(why) + "); every layer's theory is null"]
     ctx = InitContext(spec.act, spec.init.param, spec.bias_std)
     sigma_w = [spec.gain * spec.init.init.sigma_w(spec.dims[l - 1], spec.dims[l], ctx)  # type: ignore[operator]
                for l in range(1, spec.depth + 1)]
     with np.errstate(all="ignore"):
         q0 = float(np.mean(np.square(x, dtype=np.float64)))
     pred = variance_map(spec.act, sigma_w, spec.bias_std, q0, spec.depth, spec.dims)
-    for r, t in zip(results, pred):
+    bands = finite_width_bands(spec.act, sigma_w, spec.bias_std, pred, spec.dims)
+    with np.errstate(all="ignore"):
+        ms = np.mean(np.square(x, dtype=np.float64), axis=1)  # each example's mean square
+        cv = float(np.std(ms) / np.mean(ms)) if np.mean(ms) > 0 else 0.0
+    verdicts, parted = judge_layers(pred, bands, [(r.stats.mean, r.stats.std) for r in results], spec.dims, cv)
+    for r, t, v in zip(results, pred, verdicts):
         r.theory = {"mean": t.mean, "std": t.std, "q": t.q, "chi": t.chi}
         if cfg.grad:
             r.theory["grad_scale"] = t.grad_scale
-    return (f"theory: infinite-width mean-field prediction (q0 = {q0:.4g}, the inputs' mean square;"
+        r.theory |= {"agrees": v.agrees, "tolerance": v.tolerance, "reason": v.reason}
+    return [f"theory: infinite-width mean-field prediction (q0 = {q0:.4g}, the inputs' mean square;"
             f" sigma_w = {sigma_w[0]:.4g}{' (first layer)' if len(set(sigma_w)) > 1 else ''}, sigma_b ="
-            f" {spec.bias_std:g})")
+            f" {spec.bias_std:g}); a layer agrees within 3 sigma of the fluctuation expected at its"
+            " width (theory.agrees, theory.tolerance: the factor allowed either way on the std)"] + parted
 
 
 def _grad_dict(g: GradStats) -> dict[str, Any]:
@@ -443,9 +452,7 @@ def run_probe(cfg: ProbeConfig, x: Array | None = None, on_layer: LayerCallback 
         notes.append("statistics describe each layer's activations before dropout; the next layer receives"
                      " them after dropout (" + dropout_description(cfg.dropout, cfg.dropout_mode) + ")")
     if cfg.theory:
-        note = attach_theory(cfg, spec, x, results, thresholds)
-        if note:
-            notes.append(note)
+        notes += attach_theory(cfg, spec, x, results, thresholds)
     if cfg.grad:
         head = make_loss(cfg.loss, out, spec, rngs["loss"], rngs["weights"], cfg.classes)
         grads: list[GradStats] = []
