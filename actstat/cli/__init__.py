@@ -12,5 +12,6 @@ from .app import EXIT_FAIL_ON, EXIT_INTERRUPTED, cli
 from .common import progress_bar
 
 from . import probe, compare, report, gallery, theory, listing  # noqa: E402,F401,I001  (registers the commands)
+from . import train  # noqa: E402,F401,I001  (registers the command)
 
 __all__ = ["EXIT_FAIL_ON", "EXIT_INTERRUPTED", "cli", "progress_bar"]

@@ -142,7 +142,7 @@ def progress_bar(total: int, what: str, min_total: int = 1, min_seconds: float =
     start = time.monotonic()
     state: dict[str, Any] = {}
 
-    def advance(done: int, total_: int) -> None:
+    def advance(done: int, total_: int, note: str | None = None) -> None:
         if "prog" not in state:
             elapsed = time.monotonic() - start
             if elapsed < min_seconds or done >= total_ or elapsed / max(done, 1) * total_ < min_projected:
@@ -152,11 +152,12 @@ def progress_bar(total: int, what: str, min_total: int = 1, min_seconds: float =
                 BarColumn, MofNCompleteColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn,
             )
 
-            prog = Progress(TextColumn(f"[bold]{what}"), BarColumn(), MofNCompleteColumn(), TaskProgressColumn(),
-                            TimeRemainingColumn(), console=Console(file=err), transient=True)
+            prog = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                            TaskProgressColumn(), TimeRemainingColumn(), console=Console(file=err), transient=True)
             prog.start()
             state["prog"], state["task"] = prog, prog.add_task(what, total=total_)
-        state["prog"].update(state["task"], completed=done)
+        # note: a word after the label (train shows the step and the loss)
+        state["prog"].update(state["task"], completed=done, description=what if note is None else f"{what} {note}")
 
     try:
         yield advance

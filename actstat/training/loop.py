@@ -147,6 +147,9 @@ class _Run:
     thresholds: dict[str, float]
     hist_ranges: list[tuple[float, float]] = field(default_factory=list)
 
+    def hist_edges(self) -> list[list[float]]:
+        return [np.linspace(lo, hi, self.cfg.bins + 1).tolist() for lo, hi in self.hist_ranges]
+
 
 def resolve(cfg: TrainConfig) -> tuple[Any, Any, Any]:
     """Check every option that can be checked before the data is loaded: (act, init, optimizer)."""
@@ -200,12 +203,14 @@ CheckpointCallback = Callable[[dict[str, Any]], None]
 
 
 def train(cfg: TrainConfig, data: Dataset | None = None, on_checkpoint: CheckpointCallback | None = None,
-          on_step: StepCallback | None = None) -> dict[str, Any]:
+          on_step: StepCallback | None = None, on_start: CheckpointCallback | None = None) -> dict[str, Any]:
     """Train the network ``cfg`` describes and return the run's JSON document.
 
     data: an already loaded data set (used as given; cfg's data options are then not applied, but
     ``overfit`` and ``preprocess`` are). on_checkpoint(record): called with each checkpoint's record
     as it is taken (ndjson streaming). on_step(step, total_steps, batch_loss): after each update.
+    on_start(head): once, just before the first on_checkpoint, with the document's actstat_version,
+    kind, config, data, hist_edges and thresholds (the ndjson header).
     """
     from .. import __version__
     from .verdicts import babysit, thresholds_for
@@ -244,19 +249,31 @@ def train(cfg: TrainConfig, data: Dataset | None = None, on_checkpoint: Checkpoi
     rng_weights, rng_dropout, rng_batches = gen[1], gen[2], gen[6]
     m = min(n, cfg.eval_size)
     thresholds = thresholds_for(cfg.thresholds)
-    with blas_threads(cfg.blas_threads):
-        model = MLP(spec, data.classes, rng_weights, lsuv_x=X_tr[:m] if init.init.data_dependent else None)
-        run = _Run(cfg, spec, model, data, X_tr, y_tr, X_val, (X_tr[:m], y_tr[:m]),
-                   (X_val[:cfg.eval_size], y_val[:cfg.eval_size]), per_epoch, cfg.weight_decay, thresholds)
-        checkpoints, stopped = _loop(run, opt, total, batch, rng_dropout, rng_batches, on_checkpoint, on_step)
-    doc: dict[str, Any] = {
+    head: dict[str, Any] = {
         "actstat_version": __version__,
         "kind": "train",
         "config": config_dict(cfg, act, init, opt, batch, total, per_epoch, data),
         "data": {"name": data.name, "train": int(n), "val": int(X_val.shape[0]), "features": data.features,
                  "classes": data.classes},
+    }
+    started = False
+
+    def checkpoint(rec: dict[str, Any]) -> None:
+        nonlocal started
+        if not started and on_start is not None:
+            on_start(head | {"hist_edges": run.hist_edges(), "thresholds": thresholds})
+        started = True
+        if on_checkpoint is not None:
+            on_checkpoint(rec)
+
+    with blas_threads(cfg.blas_threads):
+        model = MLP(spec, data.classes, rng_weights, lsuv_x=X_tr[:m] if init.init.data_dependent else None)
+        run = _Run(cfg, spec, model, data, X_tr, y_tr, X_val, (X_tr[:m], y_tr[:m]),
+                   (X_val[:cfg.eval_size], y_val[:cfg.eval_size]), per_epoch, cfg.weight_decay, thresholds)
+        checkpoints, stopped = _loop(run, opt, total, batch, rng_dropout, rng_batches, checkpoint, on_step)
+    doc: dict[str, Any] = head | {
         "checkpoints": checkpoints,
-        "hist_edges": [np.linspace(lo, hi, cfg.bins + 1).tolist() for lo, hi in run.hist_ranges],
+        "hist_edges": run.hist_edges(),
         "thresholds": thresholds,
         "warnings": [],
         "stopped_early": stopped,

@@ -44,6 +44,8 @@ TRAIN_THRESHOLDS: dict[str, tuple[float, str]] = {
     "saturation_rise": (0.1, "rise of a layer's saturated share over the run above this"),
     "vanishing_gradient": (0.1, "RMS of dL/dh at layer 1 / at the last layer, at the end, below this"),
 }
+TRAIN_KINDS = ("initial_loss", "loss_not_decreasing", "loss_exploded", "cannot_overfit", "overfitting",
+               "update_ratio", "dying_units", "saturation_developing", "vanishing_gradient")
 
 
 def default_thresholds() -> dict[str, float]:

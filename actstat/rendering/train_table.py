@@ -1,0 +1,61 @@
+"""A training run as tables (rich): one line per checkpoint, the per-layer table at the last
+checkpoint, then the final figures and the babysitting warnings with their fixes."""
+
+from __future__ import annotations
+
+import math
+from typing import IO, Any
+
+from .table import make_console, num, pct, print_table, say
+
+
+def render_train_table(doc: dict[str, Any], file: IO[str]) -> None:
+    console = make_console(file)
+    c = doc["config"]
+    d = doc["data"]
+    say(console, f"actstat train: {d['name']} ({d['train']} training / {d['val']} validation examples, {d['features']}"
+        f" features, {d['classes']} classes); {c['layers']} layers, act {c['act']}, init {c['init']}"
+        + (", batch norm" if c["batchnorm"] else "") + (f", dropout {c['dropout']:g}" if c["dropout"] else "")
+        + f"; optimizer {c['optimizer']}, lr {c['lr']:g}" + (f", weight decay {c['weight_decay']:g}"
+                                                              if c["weight_decay"] else "")
+        + f", batch {c['batch_size']}, {c['steps']} steps ({num(c['epochs'])} epochs), seed {c['seed']}")
+    say(console, f"optimizer: {c['optimizer_formula']}")
+    console.print()
+    rows = [[str(cp["step"]), _epoch(cp["epoch"]), cp["loss"], pct(cp["train_acc"]), pct(cp["val_acc"]), cp["batch_loss"]]
+            for cp in doc["checkpoints"]]
+    print_table(console, ["step", "epoch", "loss", "train acc %", "val acc %", "batch loss"], rows)
+    last = doc["checkpoints"][-1]
+    console.print()
+    console.print(f"Layers at step {last['step']} (activations before dropout, training mode):")
+    lrows = [[str(L["layer"]), str(L["width"]), L["mean"], L["std"], pct(L["saturated"]), pct(L["zero"]), pct(L["dead"]),
+              L["grad_rms"], L["weight_rms"], L["update_ratio"]] for L in last["layers"]]
+    print_table(console, ["layer", "width", "mean", "std", "sat %", "zero %", "dead %", "rms dL/dh", "weight rms",
+                          "update ratio"], lrows)
+    console.print()
+    stop = doc.get("stopped_early")
+    if stop:
+        say(console, f"Stopped early at step {stop['step']}: {stop['reason']}.")
+    f = doc["final"]
+    say(console, f"Final (step {f.get('step')}, evaluation mode, whole sets): loss {num(f['loss'])}, train acc"
+        f" {pct(f['train_acc'])}%, val acc {pct(f['val_acc'])}%")
+    render_train_warnings(console, doc["warnings"])
+
+
+def _epoch(e: Any) -> str:
+    if e is None or not math.isfinite(e):
+        return "-"
+    return f"{e:.2f}".rstrip("0").rstrip(".") if e else "0"
+
+
+def render_train_warnings(console: Any, warnings: list[dict[str, Any]]) -> None:
+    if not warnings:
+        console.print("No warnings.")
+        return
+    console.print("Warnings:")
+    for w in warnings:
+        where = f"step {w['step']}" + (f", layer {w['layer']}" if w.get("layer") is not None else "")
+        v = "inf/NaN" if w["value"] is None else num(w["value"])
+        say(console, f"  {w['kind']} ({where}): value {v}, threshold {num(w['threshold'])}", hang="    ",
+            style=(2, 2 + len(w["kind"]), "bold red"))
+        say(console, f"    {w['message']}", hang="    ")
+        say(console, f"    fix: {w['hint']}", hang="    ")
