@@ -96,10 +96,21 @@ def maxout_gain(k: int) -> float:
     return 1.0 if abs(g - 1.0) < 1e-6 else g  # k = 1, 2: exactly 1
 
 
+# theory.critical_sigma_w at sigma_b = 0 for the registry's default activations, as theory computes it
+# (tests/test_suggest.py checks each against theory.cached_critical_sigma_w): the search takes seconds
+# (gelu: about 10 s), too long to add to every probe that warns. Other specs and biases ask theory.
+KNOWN_CRITICAL: dict[str, float | None] = {
+    "tanh": 1.0, "relu": math.sqrt(2.0), "leaky_relu:0.01": 1.4141428569978354, "sigmoid": 10.149263710019426,
+    "elu:1": 1.0, "gelu": None, "silu": None, "softplus": None, "linear": 1.0,
+}
+
+
 @functools.lru_cache(maxsize=64)
 def _critical(spec: str, bias_std: float) -> float | None:
     from .theory import cached_critical_sigma_w
 
+    if bias_std == 0.0 and spec in KNOWN_CRITICAL:
+        return KNOWN_CRITICAL[spec]
     try:
         return cached_critical_sigma_w(get_activation(spec), bias_std)
     except Exception:  # a theory without an answer here: no critical candidate
@@ -109,13 +120,13 @@ def _critical(spec: str, bias_std: float) -> float | None:
 @functools.lru_cache(maxsize=64)
 def predicted_saturation(spec: str, sigma_w: float, bias_std: float, layers: int) -> float:
     """The mean-field share of saturated outputs at the last of ``layers`` layers (N(0, 1) inputs)."""
-    from .theory import analyse
+    from .theory import variance_map
 
     act = get_activation(spec)
     if act.saturated is None:
         return 0.0
     try:
-        q = analyse(act, sigma_w, bias_std, layers, 1.0).to_dict()["layers"][-1]["q"]
+        q = variance_map(act, sigma_w, bias_std, 1.0, layers)[-1].q
     except Exception:
         return 0.0
     if q is None or not math.isfinite(q) or q <= 0:
