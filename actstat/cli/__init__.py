@@ -13,5 +13,6 @@ from .common import progress_bar
 
 from . import probe, compare, report, gallery, theory, listing  # noqa: E402,F401,I001  (registers the commands)
 from . import train  # noqa: E402,F401,I001  (registers the command)
+from . import train_forms  # noqa: E402,F401,I001  (report --train, compare --train)
 
 __all__ = ["EXIT_FAIL_ON", "EXIT_INTERRUPTED", "cli", "progress_bar"]
