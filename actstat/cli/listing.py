@@ -10,7 +10,7 @@ from .options import _with_options, format_options
 @cli.command("list", context_settings=CONTEXT)
 @_with_options(format_options())
 def list_(fmt: str, no_headers: bool) -> None:
-    """List the initialisers and activations, each with its formula.
+    """List the initialisers, activations and optimisers, each with its formula.
 
     \b
     Example:
@@ -32,4 +32,9 @@ def list_(fmt: str, no_headers: bool) -> None:
         acts.append({"name": name, "aliases": aliases,
                      "param": f"{meaning} (default {default:g})" if meaning else None,
                      "formula": a.formula, "saturated": a.saturation_rule, "gain": a.gain})
-    emit({"inits": inits, "activations": acts}, fmt, no_headers, "list")
+    from ..training.optimizers import OPTIMIZER_ALIASES, OPTIMIZERS
+
+    opts = [{"name": name, "aliases": [a for a, t in OPTIMIZER_ALIASES.items() if t == name],
+             "param": (f"{o.param_meaning} (default {o.default_param:g})" if o.param_meaning else None),
+             "formula": o.formula, "default_lr": o.default_lr} for name, o in OPTIMIZERS.items()]
+    emit({"inits": inits, "activations": acts, "optimizers": opts}, fmt, no_headers, "list")

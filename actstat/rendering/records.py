@@ -220,6 +220,7 @@ def probe_records(doc: dict[str, Any]) -> Records:
 def list_records(doc: dict[str, Any]) -> Records:
     """The catalogue: one row per initialiser (type "init") and per activation (type "activation")."""
     rows = [{"type": "init", **d} for d in doc["inits"]] + [{"type": "activation", **d} for d in doc["activations"]]
+    rows += [{"type": "optimizer", **d} for d in doc.get("optimizers", [])]
     return Records({"type": "list"}, rows, [], ("type", "name", "param", "formula"), "**actstat list**")
 
 

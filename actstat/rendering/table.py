@@ -440,6 +440,11 @@ def render_list_table(doc: dict[str, Any], file: IO[str]) -> None:
         [(label(d), d["param"] or "", d["formula"] + (f"; saturated: {d['saturated']}" if d["saturated"] else ""))
          for d in doc["activations"]], "Activations (--act)", file,
     )
+    if doc.get("optimizers"):
+        file.write("\n")
+        render_catalogue([(label(d), d["param"] or "", f"{d['formula']} (default lr {d['default_lr']:g})")
+                          for d in doc["optimizers"]], "Optimisers (--optimizer; W the weights, dW the gradient,"
+                         " eta = --lr)", file)
 
 
 def render_compare_table(doc: dict[str, Any], file: IO[str]) -> None:
