@@ -20,7 +20,7 @@ README = (ROOT / "README.md").read_text()
 def readme_commands() -> list[str]:
     """`actstat ...` invocations from code blocks and inline code, up to a pipe or redirection."""
     found: list[str] = []
-    for block in re.findall(r"```\n(.*?)```", README, flags=re.S):
+    for block in re.findall(r"```[a-z]*\n(.*?)```", README, flags=re.S):  # (```toml and ```python blocks too)
         for line in block.splitlines():
             line = line.strip().removeprefix("$ ")
             m = re.search(r"(?:^|&& )(actstat [a-z]+(?:\s.*)?)$", line)

@@ -130,6 +130,33 @@ def test_search_and_trainability_on_the_cluster_equal_local_runs(cluster) -> Non
         json.dumps(run_trainability(tb, [1.0, 2.0], [2, 8], width=8, jobs=1))
 
 
+def test_the_readme_cluster_recipe_on_a_local_cluster(cluster, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The README's `export ACTSTAT_CLUSTER=...` then `actstat ...`: on the cluster, the local run's bytes."""
+    import re
+    import shlex
+
+    from click.testing import CliRunner
+
+    from actstat.cli import cli
+
+    address, _ = cluster
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    m = re.search(r"\nexport ACTSTAT_CLUSTER=(\S+)\n(actstat [^\n]+)\n", readme)
+    assert m, "README lacks the cluster recipe"
+    args = shlex.split(m[2])[1:]
+    local = CliRunner().invoke(cli, [*args, "--jobs", "1"], catch_exceptions=False)
+    monkeypatch.setenv("ACTSTAT_CLUSTER", address)
+    remote = CliRunner().invoke(cli, args, catch_exceptions=False)
+    assert remote.exit_code == local.exit_code == 0
+    assert remote.stdout == local.stdout and len(remote.stdout.splitlines()) > 3
+    both = CliRunner().invoke(cli, [*args, "--jobs", "2"], catch_exceptions=False)  # --jobs wins over the variable
+    assert both.exit_code == 0 and both.stdout == local.stdout
+    monkeypatch.setenv("ACTSTAT_CLUSTER_TIMEOUT", "0.5")
+    gone = CliRunner().invoke(cli, [*args, "--cluster", "tcp://127.0.0.1:9"], catch_exceptions=False)
+    assert gone.exit_code == 2 and gone.stdout == "" and len(gone.stderr.strip().splitlines()) == 1
+    assert "cannot reach the Dask cluster" in gone.stderr
+
+
 def test_ctrl_c_cancels_every_outstanding_dask_task(cluster) -> None:
     address, client = cluster
     slow = [ProbeConfig(widths=(100,) * 40, batch=100, seed=s) for s in range(12)]

@@ -147,3 +147,60 @@ def test_search_picture_panels_axes_and_best(tmp_path) -> None:
     assert len(curves) == 5 and list(curves[0].get_ydata()) == pytest.approx(best["curve"]["val_acc"])
     save_figure(fig, tmp_path / "s.png")
     assert (tmp_path / "s.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+SMALL = ["--data", "blobs", "--examples", "200", "--steps", "8", "--width", "8", "--layers", "2"]
+
+
+def _cli(*args: str):
+    from click.testing import CliRunner
+
+    from actstat.cli import cli
+
+    return CliRunner().invoke(cli, ["search", *SMALL, *args], catch_exceptions=False)
+
+
+def test_search_command_formats_agree_with_the_core(tmp_path) -> None:
+    import csv
+    import io
+
+    args = ["--lr", "1e-3:1", "--weight-decay", "1e-8:1e-4", "--optimizer", "sgd,momentum:0.9", "--trials", "3",
+            "--stages", "2", "--jobs", "2"]
+    doc = json.loads(_cli(*args, "--format", "json").stdout)
+    core = run_search(replace(BASE, widths=(8, 8), steps=8, eval_size=1000, weight_decay=0.0),
+                      [parse_dim("lr", "1e-3:1"), parse_dim("weight_decay", "1e-8:1e-4"),
+                       parse_dim("optimizer", "sgd,momentum:0.9")], trials=3, stages=2)
+    assert doc["trials"] == json.loads(json.dumps(core["trials"]))
+    r = _cli(*args, "--plot", str(tmp_path / "s.png"))
+    assert r.exit_code == 0 and (tmp_path / "s.png").stat().st_size > 0
+    lines = r.stdout.splitlines()
+    assert lines[0].startswith("Stage 1: 3 trials x 8 steps") and lines[1].startswith("Stage 2: 3 trials x 16 steps")
+    assert lines[3:] == ranked_lines(doc)
+    nd = [json.loads(x) for x in _cli(*args, "--format", "ndjson").stdout.splitlines()]
+    assert nd[0]["type"] == "search" and nd[0]["searched"] == ["lr", "weight_decay", "optimizer"]
+    assert nd[1:-1] == doc["trials"] and nd[-1]["type"] == "ranking" and nd[-1]["ranking"] == doc["ranking"]
+    rows = list(csv.DictReader(io.StringIO(_cli(*args, "--format", "csv").stdout)))
+    assert [int(x["trial"]) for x in rows] == list(range(1, 7))
+    rank = {r_["trial"]: r_["rank"] for r_ in doc["ranking"]}
+    for x, t in zip(rows, doc["trials"]):
+        assert int(x["rank"]) == rank[t["trial"]] and float(x["lr"]) == t["params"]["lr"]
+        assert x["optimizer"] == t["params"]["optimizer"] and float(x["val_acc"]) == t["val_acc"]
+    top = _cli(*args, "--top", "2").stdout.splitlines()
+    assert top[3:] == ranked_lines(doc)[:2]
+
+
+@pytest.mark.parametrize("args,msg", [
+    (["--lr", "1:0.1"], "LO must be below HI"),
+    (["--lr", "0.1"], "nothing to search"),
+    (["--lr", "1e-3:1", "--top", "2", "--format", "json"], "--top"),
+    (["--width", "4:16", "--widths", "8,8"], "--width or --widths"),
+    (["--lr", "1e-3:1", "--jobs", "2", "--cluster", "tcp://127.0.0.1:9"], "not both"),
+    (["--lr", "1e-3:1", "--cluster", "nowhere"], "tcp://HOST:PORT"),
+    (["--lr", "1e-3:1", "--act", "tanh,nosuch"], "nosuch"),
+    (["--lr", "1e-3:1", "--batch-size", "x"], "not a whole number"),
+    (["--lr", "1e-3:1", "--plot", "s.txt"], ".png"),
+])
+def test_search_command_refusals_are_one_line_exit_2(args: list[str], msg: str) -> None:
+    r = _cli(*args)
+    assert r.exit_code == 2 and r.stdout == ""
+    assert len(r.stderr.strip().splitlines()) == 1 and msg in r.stderr

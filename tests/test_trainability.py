@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 from dataclasses import replace
@@ -86,7 +87,7 @@ def test_boundary_and_picture(tmp_path) -> None:
     for t in doc["theory"]:
         assert pts[t["sigma_w"]] == t["max_depth"]
     below = [sw for sw in pts if sw < crit]
-    assert all(pts[a] < pts[b] for a, b in zip(below, below[1:]))  # grows towards criticality
+    assert all(pts[a] < pts[b] for a, b in itertools.pairwise(below))  # grows towards criticality
     fig = trainability_figure(doc)
     ax = fig.axes[0]
     assert any(abs(line.get_xdata()[0] - crit) < 1e-12 for line in ax.get_lines() if len(line.get_xdata()) == 2)
@@ -94,3 +95,56 @@ def test_boundary_and_picture(tmp_path) -> None:
     assert sorted(np.asarray(mesh).ravel().tolist()) == sorted(c["train_acc"] for c in doc["cells"])
     save_figure(fig, tmp_path / "t.svg")
     assert "<svg" in (tmp_path / "t.svg").read_text()
+
+
+def _cli(*args: str):
+    from click.testing import CliRunner
+
+    from actstat.cli import cli
+
+    return CliRunner().invoke(cli, ["trainability", "--data", "blobs", "--examples", "200", "--steps", "15",
+                                    "--optimizer", "sgd", "--lr", "0.1", "--width", "8", *args],
+                              catch_exceptions=False)
+
+
+def test_trainability_command_table_json_csv(tmp_path) -> None:
+    import csv
+    import io
+
+    grid = ["--sigma-w", "1.0:3.0:2", "--layers", "2,30"]
+    doc = json.loads(_cli(*grid, "--format", "json", "--jobs", "2").stdout)
+    core = run_trainability(replace(BASE, eval_size=1000, every=15, batch_size=64), [1.0, 3.0], [2, 30], width=8)
+    assert doc["cells"] == json.loads(json.dumps(core["cells"])) and doc["summary"] == core["summary"]
+    r = _cli(*grid, "--plot", str(tmp_path / "m.png"))
+    assert r.exit_code == 0 and (tmp_path / "m.png").stat().st_size > 0
+    lines = r.stdout.splitlines()
+    assert lines[-1] == doc["summary"]["text"]
+    cell = {(c["sigma_w"], c["layers"]): c for c in doc["cells"]}
+    for line, L in zip(lines[2:4], [30, 2]):  # deepest first
+        parts = line.split()
+        assert int(parts[0]) == L
+        for tok, sw in zip(parts[1:], [1.0, 3.0]):
+            c = cell[(sw, L)]
+            assert float(tok.rstrip("+!")) == round(c["train_acc"], 2)
+            assert ("+" in tok) == c["predicted"] and ("!" in tok) == (not c["agree"])
+    limits = lines[4].split()[2:]
+    assert [float(x) for x in limits] == [float(f"{t['max_depth']:.3g}") for t in doc["theory"]]
+    rows = list(csv.DictReader(io.StringIO(_cli(*grid, "--format", "csv").stdout)))
+    assert [(float(x["sigma_w"]), int(x["layers"])) for x in rows] == [(1.0, 2), (1.0, 30), (3.0, 2), (3.0, 30)]
+    assert [x["agree"] == "true" for x in rows] == [c["agree"] for c in doc["cells"]]
+    nd = [json.loads(x) for x in _cli(*grid, "--format", "ndjson").stdout.splitlines()]
+    assert nd[0]["type"] == "trainability" and nd[0]["boundary"] == doc["boundary"]
+    assert [x["type"] for x in nd[1:]] == ["cell"] * 4 + ["summary"]
+
+
+@pytest.mark.parametrize("args,msg", [
+    (["--sigma-w", "1:2"], "LO:HI:N"),
+    (["--layers", "0:5:3"], ">= 1"),
+    (["--act", "maxout:2", "--layers", "2"], "maxout"),
+    (["--epochs", "1", "--steps", "5", "--layers", "2"], "not both"),
+    (["--layers", "2", "--plot", "m.jpg"], ".png"),
+])
+def test_trainability_command_refusals(args: list[str], msg: str) -> None:
+    r = _cli(*args)
+    assert r.exit_code == 2 and r.stdout == ""
+    assert len(r.stderr.strip().splitlines()) == 1 and msg in r.stderr

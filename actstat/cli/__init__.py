@@ -12,6 +12,7 @@ from .app import EXIT_FAIL_ON, EXIT_INTERRUPTED, cli
 from .common import progress_bar
 
 from . import probe, compare, report, gallery, theory, listing  # noqa: E402,F401,I001  (registers the commands)
+from . import search, trainability  # noqa: E402,F401,I001  (registers the commands)
 from . import train  # noqa: E402,F401,I001  (registers the command)
 from . import train_forms  # noqa: E402,F401,I001  (report --train, compare --train)
 
