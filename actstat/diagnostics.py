@@ -69,7 +69,7 @@ THRESHOLDS: dict[str, tuple[float, str]] = {
     "dead": (0.2, "fraction of units zero for every example above this"),
     "not_centered": (0.5, "|mean| / RMS of the outputs above this"),
     "scale_mismatch": (100.0, "largest / smallest per-feature std of the input above this"),
-    "unscaled_input": (10.0, "user data: RMS of the input above this, or below its inverse"),
+    "unscaled_input": (10.0, "user data: RMS of the input (or its inverse) above this"),
     "vanishing_gradient": (0.1, "--grad: RMS of dL/dh at a layer / at the last layer below this"),
     "exploding_gradient": (10.0, "--grad: RMS of dL/dh at a layer / at the last layer above this"),
     "zigzag": (0.9, "--grad: share of units whose per-example weight gradient has one sign, above this"),

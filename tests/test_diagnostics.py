@@ -3,6 +3,7 @@ its verdict (not_centered, being informational, may accompany any of them)."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from actstat import ProbeConfig, run_probe
@@ -96,3 +97,81 @@ def test_thresholds_can_be_overridden() -> None:
     v = [w for w in r.warnings if w.kind == "vanishing"]
     assert v and all(w.threshold == 0.5 and w.value < 0.5 for w in v)
     assert r.thresholds["vanishing"] == 0.5
+
+
+# --- wording (issue 15): one rule per summary line, no "collapse to zero" at a saturated layer, raw
+# data called raw, no dead-unit verdict on a batch too small to judge one ---------------------------
+
+
+def _cli(argv: list[str]) -> tuple[str, dict]:
+    import json
+
+    from click.testing import CliRunner
+
+    from actstat.cli import cli
+
+    table = CliRunner().invoke(cli, ["probe", *argv], catch_exceptions=False)
+    js = CliRunner().invoke(cli, ["probe", *argv, "--format", "json"], catch_exceptions=False)
+    assert table.exit_code == 0 and js.exit_code == 0
+    return table.stdout, json.loads(js.stdout)
+
+
+def test_each_rule_has_its_own_summary_line_with_its_own_range_and_threshold() -> None:
+    import re
+
+    from actstat.rendering.table import layer_ranges, num
+
+    text, doc = _cli(["--act", "relu", "--init", "xavier", "--layers", "10", "--width", "200", "--batch", "200"])
+    rules: dict[str, list[dict]] = {}
+    for w in doc["warnings"]:
+        if w["kind"] == "vanishing":
+            rules.setdefault(w["rule"], []).append(w)
+    assert set(rules) == {"vanishing", "vanishing_rate"}  # ReLU + Xavier: both rules fire
+    lines = [ln for ln in text.splitlines() if ln.startswith("  vanishing (")]
+    assert len(lines) == 2
+    for rule, ws in rules.items():
+        line = [ln for ln in lines if f"({rule}:" in ln]
+        assert len(line) == 1
+        vals = [w["value"] for w in ws]
+        lo, hi = min(vals), max(vals)
+        assert f"layers {layer_ranges([w['layer'] for w in ws])}" in line[0]
+        assert f"value {num(lo)}..{num(hi)}, threshold {num(ws[0]['threshold'])}" in line[0]
+        assert all(w["threshold"] == doc["thresholds"][rule] for w in ws)
+        # every value is on the warned side of its own threshold
+        assert all(v < doc["thresholds"][rule] for v in vals)
+    assert re.search(r"threshold 0\.75 \(vanishing_rate", text) and re.search(r"threshold 0\.1 \(vanishing:", text)
+
+
+def test_raw_user_data_is_called_raw_and_saturation_is_not_collapse(tmp_path) -> None:
+    rng = np.random.default_rng(3)
+    path = tmp_path / "raw.npy"
+    np.save(path, 300 + 30 * rng.standard_normal((200, 50)))  # RMS ~ 300, like grams
+    argv = ["--act", "tanh", "--init", "xavier", "--layers", "5", "--width", "50", "--input", str(path)]
+    text, doc = _cli(argv)
+    by_layer: dict[int, set[str]] = {}
+    for w in doc["warnings"]:
+        by_layer.setdefault(w["layer"], set()).add(w["kind"])
+    raw = [w for w in doc["warnings"] if w["kind"] == "unscaled_input"]
+    assert raw and raw[0]["layer"] == 0 and raw[0]["value"] == pytest.approx(doc["input"]["rms"])
+    assert raw[0]["fix"] == ["--preprocess", "standardize"]
+    assert "saturation" in by_layer[1]
+    assert all(not {"saturation", "vanishing"} <= k for k in by_layer.values())
+    assert "collapse to zero" not in text
+    assert all(w["fix"] == ["--preprocess", "standardize"] for w in doc["warnings"] if w["kind"] == "saturation")
+    _, fixed = _cli(argv + ["--preprocess", "standardize"])
+    assert not [w for w in fixed["warnings"] if w["kind"] in ("unscaled_input", "saturation")]
+
+
+@pytest.mark.parametrize("batch", [1, 8])
+def test_small_batches_do_not_judge_dead_units(batch: int) -> None:
+    from actstat.diagnostics import MIN_DEAD_BATCH
+
+    text, doc = _cli(["--act", "relu", "--init", "he", "--layers", "4", "--width", "50", "--batch", str(batch)])
+    assert batch < MIN_DEAD_BATCH
+    assert all(L["dead_frac"] is None for L in doc["layers"])
+    assert not [w for w in doc["warnings"] if w["kind"] == "dead"]
+    assert any("dead units are not judged" in n for n in doc["notes"])
+    assert "dead units are not judged" in text
+    # a batch large enough judges them again (and ReLU + He has some)
+    _, big = _cli(["--act", "relu", "--init", "he", "--layers", "4", "--width", "50", "--batch", str(MIN_DEAD_BATCH)])
+    assert all(L["dead_frac"] is not None for L in big["layers"])

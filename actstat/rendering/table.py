@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from ..diagnostics import GRADIENT_KINDS
+from ..diagnostics import GRADIENT_KINDS, THRESHOLDS
 
 KIND_STYLE = {
     "vanishing": "bold red", "exploding": "bold red", "saturation": "bold red", "collapse": "bold red",
@@ -270,6 +270,14 @@ def _seeds_text(ws: Sequence[dict[str, Any]], n: int) -> str:
     return f"in {max(c)}/{n} seeds" if min(c) == max(c) else f"in {min(c)}-{max(c)}/{n} seeds"
 
 
+def _rule_text(rule: str) -> str:
+    """What a rule's value is: THRESHOLDS' description without its comparison ("... below this")."""
+    d = THRESHOLDS[rule][1]
+    for tail in (" below this", " above this", ", above this"):
+        d = d.replace(tail, "")
+    return d.replace("--grad: ", "")
+
+
 def render_warnings(console: Console, warnings: Sequence[dict[str, Any]], seeds: int = 1) -> None:
     """Warnings grouped by kind and rule (one line per rule, with its own value range and threshold):
     the layers, the value range against the threshold, with several seeds the seeds it fired in, with
@@ -291,13 +299,14 @@ def render_warnings(console: Console, warnings: Sequence[dict[str, Any]], seeds:
         else:
             span = "inf/NaN"
         style = KIND_STYLE.get(kind, "bold")
-        rule_txt = f" {rule}" if rule and rule != kind else ""
+        rule_txt = f" ({rule}: {_rule_text(rule)})" if rule in THRESHOLDS else ""
         extra = f", {_seeds_text(ws, seeds)}" if seeds > 1 else ""
         near = [w["layer"] for w in ws if w.get("borderline")]
         if near:
-            extra += (f"; borderline at {'input' if near == [0] else 'layer ' + layer_ranges(near)}: within the"
+            at = "input" if near == [0] else f"layer{'s' if len(near) > 1 else ''} {layer_ranges(near)}"
+            extra += (f"; borderline at {at}: within the"
                       " seed-to-seed spread of the threshold, add --seeds to be sure")
-        say(console, f"  {kind} ({where}): value {span}, threshold{rule_txt} {num(ws[0]['threshold'])}{extra}",
+        say(console, f"  {kind} ({where}): value {span}, threshold {num(ws[0]['threshold'])}{rule_txt}{extra}",
             hang="    ", style=(2, 2 + len(kind), style))
         say(console, f"    {ws[0]['message']}", hang="    ")
         say(console, f"    fix: {ws[0]['hint']}", hang="    ")
