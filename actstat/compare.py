@@ -20,6 +20,7 @@ from .activations import get_activation
 from .diagnostics import INFORMATIONAL
 from .executor import run_tasks
 from .probe import ProbeConfig, run_probe, validate
+from .seeds import FAIL_RULE
 
 # options that may take several values, in the order the product varies them (last fastest)
 GRID_KEYS = ("act", "init", "layers", "width", "batchnorm", "dropout", "bias_std", "gain", "dtype")
@@ -110,21 +111,30 @@ def _probe(cfg: ProbeConfig, x: np.ndarray | None) -> dict[str, Any]:
 
 def run_compare(
     configs: Sequence[ProbeConfig], x: np.ndarray | None = None, jobs: int = 1,
-    on_done: Callable[[int, int], None] | None = None, cluster: str | None = None,
+    on_done: Callable[[int, int], None] | None = None, cluster: str | None = None, seeds: int = 1,
 ) -> dict[str, Any]:
     """Probe every configuration (in ``jobs`` processes, or on the Dask cluster at ``cluster``: see
-    actstat.executor) and return the compare document."""
+    actstat.executor) and return the compare document. ``seeds`` > 1: each configuration over seeds
+    S..S+N-1 (actstat.seeds; the rows' figures are medians, ``seeds_fired`` counts each kind's seeds)."""
     for c in configs:
         validate(c)  # every error before any work
     names = labels(configs)
+    from .seeds import aggregate, seed_configs
+
+    items = [s for c in configs for s in seed_configs(c, seeds)]
     # longest first, so that no worker is left with a long probe at the end (results keep their order)
-    docs: list[dict[str, Any]] = run_tasks(_probe, configs, shared=x, jobs=jobs, cluster=cluster, cost=_cost,
+    runs: list[dict[str, Any]] = run_tasks(_probe, items, shared=x, jobs=jobs, cluster=cluster, cost=_cost,
                                            on_done=on_done)
+    docs = [aggregate(runs[i * seeds:(i + 1) * seeds]) for i in range(len(configs))]
     rows = [summarize(d, n) for d, n in zip(docs, names)]
+    if seeds > 1:
+        for r, d in zip(rows, docs):
+            r["seeds_fired"] = dict(d["seeds"]["fired"])
     warnings = [{"config": n, **w} for d, n in zip(docs, names) for w in d["warnings"]]
     return {
         "actstat_version": __version__,
         "seed": configs[0].seed if configs else None,
+        **({"seeds": {"n": seeds, "fail_rule": FAIL_RULE}} if seeds > 1 else {}),
         "batch": docs[0]["config"]["batch"] if docs else None,
         "input": docs[0]["config"]["input"] if docs else None,
         "thresholds": docs[0]["thresholds"] if docs else {},

@@ -6,6 +6,7 @@ import shlex
 from pathlib import Path
 from typing import Any
 
+from ..diagnostics import THRESHOLDS
 from .records import PROBE_MARKDOWN_COLUMNS, markdown_table, probe_records, to_json
 
 REPORT_FILES = ("report.md", "report.json", "hist.png", "plot.png")
@@ -36,6 +37,10 @@ def command_line(doc: dict[str, Any]) -> str:
         args += ["--preprocess", c["preprocess"]]
     if c["seed"] != 0:
         args += ["--seed", str(c["seed"])]
+    if "seeds" in doc:
+        args += ["--seeds", str(doc["seeds"]["n"])]
+    if "suggest" in doc:
+        args.append("--suggest")
     if c["dtype"] != "float64":
         args += ["--dtype", c["dtype"]]
     if c["bins"] != 30:
@@ -64,12 +69,16 @@ def report_markdown(doc: dict[str, Any], title: str | None = None, about: str | 
     c = doc["config"]
     rec = probe_records(doc)
     kinds = list(dict.fromkeys(w["kind"] for w in doc["warnings"]))
+    verdict = ", ".join(kinds)
+    if "seeds" in doc:
+        fired, n = doc["seeds"]["fired"], doc["seeds"]["n"]
+        verdict = ", ".join(f"{k} (in {fired.get(k, 0)}/{n} seeds)" for k in kinds)
     lines = [f"# {title or 'actstat report'}", ""]
     if about:
         lines += [about, ""]
     lines += [
         "```", command_line(doc), "```", "",
-        f"**Verdict:** {', '.join(kinds) if kinds else 'no warnings'}", "",
+        f"**Verdict:** {verdict if kinds else 'no warnings'}", "",
         "## Configuration", "",
         f"- network: {c['layers']} hidden layers, widths {', '.join(map(str, c['widths']))}, input dimension"
         f" {c['input_dim']}; FC -> {'batch norm -> ' if c['batchnorm'] else ''}activation"
@@ -96,18 +105,58 @@ def report_markdown(doc: dict[str, Any], title: str | None = None, about: str | 
     lines += ["## Warnings", ""]
     if not doc["warnings"]:
         lines.append("No warnings.")
+    n_seeds = doc["seeds"]["n"] if "seeds" in doc else 1
     for kind in kinds:
-        ws = [w for w in doc["warnings"] if w["kind"] == kind]
-        layers = ", ".join("input" if w["layer"] == 0 else str(w["layer"]) for w in ws)
-        vals = [w["value"] for w in ws if w["value"] is not None]
-        span = (f"{min(vals):.3g}" if min(vals) == max(vals) else f"{min(vals):.3g} to {max(vals):.3g}") if vals \
-            else "inf/NaN"
-        lines += [f"### {kind}", "", f"- layers: {layers}", f"- value: {span} (threshold {ws[0]['threshold']:g})",
-                  f"- {ws[0]['message']}", f"- **fix:** {ws[0]['hint']}", ""]
+        lines += [f"### {kind}", ""]
+        rules = list(dict.fromkeys(w.get("rule", "") for w in doc["warnings"] if w["kind"] == kind))
+        for rule in rules:  # one entry per rule: its own layers, value range and threshold
+            ws = [w for w in doc["warnings"] if w["kind"] == kind and w.get("rule", "") == rule]
+            layers = ", ".join("input" if w["layer"] == 0 else str(w["layer"]) for w in ws)
+            vals = [w["value"] for w in ws if w["value"] is not None]
+            span = (f"{min(vals):.3g}" if min(vals) == max(vals) else f"{min(vals):.3g} to {max(vals):.3g}") \
+                if vals else "inf/NaN"
+            what = ""
+            if rule in THRESHOLDS:
+                d = THRESHOLDS[rule][1].replace("--grad: ", "")
+                what = f"; {rule}: " + d.removesuffix(" below this").removesuffix(" above this").removesuffix(",")
+            lines += [f"- layers: {layers}", f"- value: {span} (threshold {ws[0]['threshold']:g}{what})"]
+            if n_seeds > 1:
+                counts = {w["seeds_fired"] for w in ws}
+                lines.append(f"- seeds: fired in {counts.pop()}/{n_seeds} seeds" + (" at each layer" if len(ws) > 1 else "")
+                             if len(counts) == 1 else "- seeds: fired in " + ", ".join(
+                                 f"{w['seeds_fired']}/{n_seeds} (layer {w['layer']})" for w in ws))
+            near = [str(w["layer"]) for w in ws if w.get("borderline")]
+            if near:
+                lines.append(f"- **borderline** at layer {', '.join(near)}: the value lies within the seed-to-seed"
+                             " spread of its threshold; run with --seeds to be sure")
+            lines += [f"- {ws[0]['message']}", f"- **fix:** {ws[0]['hint']}", ""]
+    if doc.get("suggest"):
+        lines += suggest_markdown(doc["suggest"])
     lines += ["", "Thresholds: " + ", ".join(f"{k} {v:g}" for k, v in doc["thresholds"].items()), ""]
     for note in doc.get("notes", []):
         lines += [f"Note: {note}", ""]
     return "\n".join(lines)
+
+
+def suggest_markdown(sug: dict[str, Any]) -> list[str]:
+    """The ranked candidate fixes (--suggest) as a section of report.md."""
+    lines = ["## Suggested fixes (measured)", "",
+             f"Each candidate re-run with the same seeds; alarms: warned layers per seed"
+             f" ({sug['alarms_before']:g} before).", ""]
+    if not sug["candidates"]:
+        return lines + ["No candidate fix differs from the current setting.", ""]
+    lines += ["| rank | fix | alarms | warned figures, before -> after |", "|---:|---|---:|---|"]
+    for r in sug["candidates"]:
+        figs = "; ".join(
+            f"{f['figure']} {_g(f['before'])} -> {_g(f['after'])}"
+            f" ({'better' if f['better'] else 'worse' if f['worse'] else 'same'})" for f in r["figures"].values())
+        lines.append(f"| {r['rank']} | `{r['label']}` | {r['alarms']:g} | {figs} |")
+    return lines + ["", f"**Best:** {('`' + sug['best'] + '`') if sug['best'] else 'none improves every warned figure'}",
+                    ""]
+
+
+def _g(v: Any) -> str:
+    return "-" if v is None else f"{v:.3g}"
 
 
 def write_report(doc: dict[str, Any], out: Path, dpi: int = 100, title: str | None = None,
