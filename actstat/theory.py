@@ -92,11 +92,17 @@ def expectations(act: Activation, q: float) -> Moments:
     if q == 0.0:
         f0 = float(f(np.zeros(1))[0])
         return Moments(f0, f0 * f0, dphi2_at_zero(act))
-    return Moments(
-        gaussian_expectation(f, q),
-        gaussian_expectation(lambda x: np.square(f(x)), q),
-        gaussian_expectation(lambda x: np.square(df(x)), q),
-    )
+    x, w = _nodes(q)
+    with np.errstate(all="ignore"):
+        h, d = f(x), df(x)  # one evaluation of each (erf, for gelu, is not cheap)
+    return Moments(float(w @ h), float(w @ (h * h)), float(w @ (d * d)))
+
+
+def _nodes(q: float) -> tuple[Array, Array]:
+    """The nodes sqrt(q) z for z on both sides of 0 and their weights: E[g(sqrt(q) z)] = w @ g(x)."""
+    s = math.sqrt(q)
+    z, w = _panels(min(1.0, 1.0 / s) if s > 0 else 1.0)
+    return np.concatenate([s * z, -s * z]), np.concatenate([w, w])
 
 
 # --- the variance map ---------------------------------------------------------------------------
@@ -510,11 +516,9 @@ class Band:
 def _unit_moments(act: Activation, q: float) -> tuple[float, float, float, float]:
     """(E[phi], E[phi^2], Var(phi^2) / E[phi^2]^2, Var((phi - mean)^2) / Var(phi)^2) at q, by the
     split panel quadrature (one evaluation of phi)."""
-    s = math.sqrt(q)
-    z, w = _panels(min(1.0, 1.0 / s) if s > 0 else 1.0)
+    x, ww = _nodes(q)
     with np.errstate(all="ignore"):
-        h = np.concatenate([act.f(s * z), act.f(-s * z)])
-    ww = np.concatenate([w, w])
+        h = act.f(x)
     m1 = float(ww @ h)
     m2 = float(ww @ (h * h))
     m4 = float(ww @ (h * h) ** 2)
