@@ -136,13 +136,13 @@ def run_trainability(
     for c in (cells_cfg[0], cells_cfg[-1]):
         resolve(c)  # every error before any work
     data = load_for(cfg0)
+    chance = 1.0 / data.classes
+    got = run_tasks(run_cell, list(enumerate(cells_cfg)), shared=data, jobs=jobs, cluster=cluster,
+                    cost=_cell_cost, on_done=on_done)
     sigma_b = base.bias_std
     theory = [theory_column(act, float(sw), sigma_b) for sw in sigma_ws]
     critical = cached_critical_sigma_w(act, sigma_b)
     boundary = predicted_boundary(act, sigma_b, theory, critical)
-    chance = 1.0 / data.classes
-    got = run_tasks(run_cell, list(enumerate(cells_cfg)), shared=data, jobs=jobs, cluster=cluster,
-                    cost=_cell_cost, on_done=on_done)
     best = max((c["train_acc"] for c in got if c["train_acc"] is not None), default=chance)
     thr = threshold if threshold is not None else max(chance + 0.5 * (best - chance), chance + 0.05)
     limit = {t["sigma_w"]: t["max_depth"] for t in theory}

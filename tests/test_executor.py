@@ -210,26 +210,62 @@ def _alive(pid: int) -> bool:
     return state != "Z"
 
 
+COMPARE_LONG = ["compare", "--act", "tanh,relu", "--init", "xavier,he", "--layers", "20000", "--width", "300",
+                "--batch", "300", "--jobs", "2", "--format", "json"]
+SEARCH_LONG = ["search", "--data", "blobs", "--lr", "1e-4:1e-3", "--trials", "4", "--steps", "100000", "--widths",
+               "64x10", "--jobs", "2", "--format", "ndjson", "--plot", "s.png"]
+TRAINABILITY_LONG = ["trainability", "--sigma-w", "1:2:2", "--layers", "30,40", "--steps", "100000", "--jobs", "2",
+                     "--plot", "m.png"]
+
+
 def test_workers_end_with_the_parent(tmp_path: Path) -> None:
-    """SIGTERM, SIGHUP and SIGKILL to `compare --jobs 2`: no worker outlives it, stdout reaches end-of-file."""
-    sigs = [signal.SIGTERM, signal.SIGHUP, signal.SIGKILL]
+    """SIGTERM and SIGKILL to `compare --jobs 2`, SIGHUP to search, SIGTERM to trainability: no worker
+    outlives its parent, stdout reaches end-of-file, no file is left behind."""
+    runs = [(COMPARE_LONG, signal.SIGTERM), (COMPARE_LONG, signal.SIGKILL), (SEARCH_LONG, signal.SIGHUP),
+            (TRAINABILITY_LONG, signal.SIGTERM)]
+    dirs = [tmp_path / str(k) for k in range(len(runs))]
+    for d in dirs:
+        d.mkdir()
     procs = [subprocess.Popen(
-        [sys.executable, "-m", "actstat", "compare", "--act", "tanh,relu", "--init", "xavier,he", "--layers",
-         "20000", "--width", "300", "--batch", "300", "--jobs", "2", "--format", "json"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path, env=dict(os.environ, NO_COLOR="1"),
-    ) for _ in sigs]
-    deadline = time.monotonic() + 30
+        [sys.executable, "-m", "actstat", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=d,
+        env=dict(os.environ, NO_COLOR="1"),
+    ) for (args, _), d in zip(runs, dirs)]
+    deadline = time.monotonic() + 40
     while min(len(_children(p.pid)) for p in procs) < 2 and time.monotonic() < deadline:
         time.sleep(0.1)
     workers = [_children(p.pid) for p in procs]
-    assert [len(w) for w in workers] == [2, 2, 2] and all(p.poll() is None for p in procs)
-    time.sleep(0.3)  # busy probing
-    for p, sig in zip(procs, sigs):
+    assert [len(w) for w in workers] == [2] * len(runs) and all(p.poll() is None for p in procs)
+    time.sleep(0.3)  # busy
+    for p, (_, sig) in zip(procs, runs):
         p.send_signal(sig)
-    for p, sig in zip(procs, sigs):
-        out, _ = p.communicate(timeout=20)  # stdout reaches end-of-file: no worker holds it open
-        assert p.returncode in (-sig, 128 + sig) and out == ""
+    for p, (args, sig), d in zip(procs, runs, dirs):
+        out, _ = p.communicate(timeout=30)  # stdout reaches end-of-file: no worker holds it open
+        assert p.returncode in (-sig, 128 + sig), args[0]
+        assert all(json.loads(x)["type"] in ("search", "trial") for x in out.splitlines())  # whole lines only
+        assert not [f.name for f in d.iterdir() if not f.name.startswith(".")]  # no picture
     deadline = time.monotonic() + 5
     while any(_alive(w) for ws in workers for w in ws) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not [w for ws in workers for w in ws if _alive(w)]
+
+
+@pytest.mark.parametrize("args", [SEARCH_LONG, TRAINABILITY_LONG], ids=["search", "trainability"])
+def test_ctrl_c_stops_the_workers_and_exits_130(tmp_path: Path, args: list[str]) -> None:
+    proc = subprocess.Popen([sys.executable, "-m", "actstat", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, cwd=tmp_path, env=dict(os.environ, NO_COLOR="1"))
+    deadline = time.monotonic() + 40
+    while len(workers := _children(proc.pid)) < 2 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert len(workers) == 2
+    time.sleep(0.3)
+    t = time.monotonic()
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=30)
+    assert time.monotonic() - t < 10  # not after the trials (hours away)
+    assert proc.returncode == 130 and err.strip().splitlines()[-1].startswith("Interrupted")
+    assert all(json.loads(x)["type"] in ("search", "trial") for x in out.splitlines())  # whole lines only
+    assert list(tmp_path.iterdir()) == []
+    deadline = time.monotonic() + 5
+    while any(_alive(w) for w in workers) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not [w for w in workers if _alive(w)]

@@ -11,8 +11,9 @@ from .app import CONTEXT, cli, core_errors
 from .common import progress_bar
 from .executing import executor_options, resolve_executor
 from .options import (
-    NameSpec, RangeType, ThresholdType, WidthsType, _act_lookup, _init_lookup, _with_options, config_option,
+    NameSpec, RangeType, WidthsType, _act_lookup, _init_lookup, _with_options, config_option,
 )
+from .train import DataType, TrainThresholdType
 
 SEARCH_FORMATS = ("table", "json", "ndjson", "csv", "tsv")
 
@@ -43,7 +44,7 @@ TRAIN_OPTIONS = [
     click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True,
                  help="Seed of the trials' draws and of every trial's data split, weights and batches."),
     click.option("--dtype", type=click.Choice(["float64", "float32"]), default="float64", show_default=True),
-    click.option("--data", default="spiral", show_default=True,
+    click.option("--data", type=DataType(), default="spiral", show_default=True,
                  help="spiral, blobs, teacher, digits (pip install 'actstat[data]'), FILE.npz, FILE.csv/.tsv,"
                  " mnist:DIR."),
     click.option("--train-size", type=click.IntRange(min=1), default=None, help="Training examples to keep."),
@@ -53,6 +54,10 @@ TRAIN_OPTIONS = [
                  show_default=True, help="Per-feature preprocessing, from the training split's statistics."),
     click.option("--classes", type=click.IntRange(2, 100_000), default=None, help="Classes of a synthetic set."),
     click.option("--examples", type=click.IntRange(min=2), default=None, help="Size of a synthetic set.  [default: 1000]"),
+    click.option("--input-dim", type=click.IntRange(min=1), default=None,
+                 help="Features of --data blobs/teacher (2 and 20 by default).  [default: the data's]"),
+    click.option("--eval-size", type=click.IntRange(min=1), default=500, show_default=True,
+                 help="Examples (training and validation, each) the checkpoints evaluate."),
     click.option("--label-column", default=None, help="CSV/TSV: the label column (name or number)."),
     click.option("--epochs", type=click.IntRange(min=1), default=None,
                  help="Stage 1's epochs (each later stage twice as many).  [default: 10]"),
@@ -63,7 +68,7 @@ TRAIN_OPTIONS = [
     click.option("--overfit", type=click.IntRange(min=1), default=None, help="Train on the first N examples only."),
     click.option("--bins", type=click.IntRange(1, 10_000), default=30, show_default=True),
     click.option("--hist-range", type=RangeType(), default=None, help="Histogram range LO,HI."),
-    click.option("--threshold", "thresholds", type=ThresholdType(), multiple=True,
+    click.option("--threshold", "thresholds", type=TrainThresholdType(), multiple=True,
                  help="Override a babysitting threshold, e.g. --threshold explode=5 (early stop at 5x the"
                  " initial loss; repeatable)."),
     click.option("--force", is_flag=True, help="Run even if the memory estimate exceeds what is available."),

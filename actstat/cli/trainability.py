@@ -11,7 +11,8 @@ import click
 from .app import CONTEXT, cli, core_errors
 from .common import progress_bar
 from .executing import executor_options, resolve_executor
-from .options import NameSpec, ThresholdType, _act_lookup, _with_options, config_option
+from .options import NameSpec, _act_lookup, _with_options, config_option
+from .train import DataType, TrainThresholdType
 
 FORMATS = ("table", "json", "ndjson", "csv", "tsv")
 DEFAULT_SIGMA_W = "1.0:4.0:7"
@@ -33,7 +34,7 @@ TRAINABILITY_OPTIONS = [
     click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True,
                  help="One seed for every cell: the same data split and batches."),
     click.option("--dtype", type=click.Choice(["float64", "float32"]), default="float64", show_default=True),
-    click.option("--data", default="blobs", show_default=True,
+    click.option("--data", type=DataType(), default="blobs", show_default=True,
                  help="spiral, blobs, teacher, digits, FILE.npz, FILE.csv/.tsv, mnist:DIR."),
     click.option("--train-size", type=click.IntRange(min=1), default=None),
     click.option("--val-fraction", type=click.FloatRange(0, 1, max_open=True), default=0.2, show_default=True),
@@ -41,6 +42,10 @@ TRAINABILITY_OPTIONS = [
                  show_default=True),
     click.option("--classes", type=click.IntRange(2, 100_000), default=None, help="Classes of a synthetic set."),
     click.option("--examples", type=click.IntRange(min=2), default=None, help="Size of a synthetic set."),
+    click.option("--input-dim", type=click.IntRange(min=1), default=None,
+                 help="Features of --data blobs/teacher (2 and 20 by default).  [default: the data's]"),
+    click.option("--eval-size", type=click.IntRange(min=1), default=500, show_default=True,
+                 help="Examples (training and validation, each) the checkpoints evaluate."),
     click.option("--label-column", default=None, help="CSV/TSV: the label column."),
     click.option("--optimizer", default="adam", show_default=True, help="Optimiser NAME[:PARAM]."),
     click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=3e-3, show_default=True),
@@ -50,7 +55,7 @@ TRAINABILITY_OPTIONS = [
                  help="Training steps of every cell."),
     click.option("--epochs", type=click.IntRange(min=1), default=None, help="Epochs instead of --steps."),
     click.option("--overfit", type=click.IntRange(min=1), default=None),
-    click.option("--threshold", "thresholds", type=ThresholdType(), multiple=True,
+    click.option("--threshold", "thresholds", type=TrainThresholdType(), multiple=True,
                  help="Override a babysitting threshold, e.g. explode=5 (repeatable)."),
     click.option("--trained-at", "trained_at", type=click.FloatRange(0, 1), default=None,
                  help="A cell trains when its final training accuracy reaches this.  [default: half way from"
