@@ -48,14 +48,25 @@ def _epoch(e: Any) -> str:
 
 
 def render_train_warnings(console: Any, warnings: list[dict[str, Any]]) -> None:
+    """One entry per kind and fix: the layers it fired at, the value range against the threshold, the
+    first layer's message and the fix."""
+    from .table import layer_ranges
+
     if not warnings:
         console.print("No warnings.")
         return
     console.print("Warnings:")
+    groups: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
     for w in warnings:
-        where = f"step {w['step']}" + (f", layer {w['layer']}" if w.get("layer") is not None else "")
-        v = "inf/NaN" if w["value"] is None else num(w["value"])
-        say(console, f"  {w['kind']} ({where}): value {v}, threshold {num(w['threshold'])}", hang="    ",
-            style=(2, 2 + len(w["kind"]), "bold red"))
-        say(console, f"    {w['message']}", hang="    ")
-        say(console, f"    fix: {w['hint']}", hang="    ")
+        groups.setdefault((w["kind"], w["threshold"], w["hint"], w["layer"] is None), []).append(w)
+    for (kind, threshold, hint, _), ws in groups.items():
+        layers = [w["layer"] for w in ws if w["layer"] is not None]
+        where = f"step {ws[0]['step']}" + (f", layer{'s' if len(layers) > 1 else ''} {layer_ranges(layers)}"
+                                          if layers else "")
+        vals = [w["value"] for w in ws if w["value"] is not None]
+        span = "inf/NaN" if not vals else num(min(vals)) if min(vals) == max(vals) else \
+            f"{num(min(vals))}..{num(max(vals))}"
+        say(console, f"  {kind} ({where}): value {span}, threshold {num(threshold)}", hang="    ",
+            style=(2, 2 + len(kind), "bold red"))
+        say(console, f"    {ws[0]['message']}", hang="    ")
+        say(console, f"    fix: {hint}", hang="    ")
