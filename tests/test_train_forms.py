@@ -130,3 +130,23 @@ def test_init_ordering_on_digits_matches_the_probe() -> None:
     kinds = {init: {w["kind"] for w in run_probe(ProbeConfig(widths=(100,) * 5, batch=500, act="relu", init=init))
                     .to_dict()["warnings"]} for init in ("normal:0.01", "he")}
     assert "vanishing" in kinds["normal:0.01"] and "vanishing" not in kinds["he"]
+
+
+def test_gallery_training_cases_parse_and_one_runs(tmp_path: Path) -> None:
+    from actstat.cli.train_forms import compare_train_command
+    from actstat.gallery import TRAIN_CASES
+
+    for case in TRAIN_CASES:  # every case's arguments are accepted by its command
+        if case.command == "train":
+            cli.commands["train"].make_context("train", list(case.argv))
+        else:
+            assert case.argv[0] == "--train"
+            compare_train_command().make_context("compare", list(case.argv[1:]))
+    out = tmp_path / "g"
+    run("gallery", str(out), "--only", "babysit-lr-high", "--dpi", "30")
+    case = out / "babysit-lr-high"
+    assert sorted(p.name for p in case.iterdir()) == ["hist.png", "plot.png", "report.json", "report.md"]
+    doc = json.loads((case / "report.json").read_text())
+    assert doc["stopped_early"] is not None and "loss_exploded" in {w["kind"] for w in doc["warnings"]}
+    index = (out / "README.md").read_text()
+    assert "## Training: the lectures' experiments" in index and "babysit-lr-high/plot.png" in index
