@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 import click
 
 from .app import CONTEXT, cli, core_errors
@@ -20,27 +23,33 @@ def gallery(directory: str, replace: bool, only: tuple[list[str], ...], dpi: int
 
     The cases (actstat/gallery.py): the five CS231n initialisations, the six "Deep
     Learning from Scratch" histograms, batch norm's rescue, zero init, gradient mode and
-    all-positive inputs. sample_reports/ in the repository is this command's output.
+    all-positive inputs; then the lectures' training experiments (the optimisers, the
+    inits and batch norm by loss curve, overfitting, babysitting the learning rate).
+    sample_reports/ in the repository is this command's output.
 
     \b
     Example:
         actstat gallery sample_reports --force
     """
     from ..fileio import atomic_dir, check_output_dir
-    from ..gallery import CASES
+    from ..gallery import CASES, TRAIN_CASES
     from ..rendering.gallery_index import gallery_index
     from ..rendering.report import write_report
 
     wanted = [n for ns in only for n in ns]
-    unknown = sorted(set(wanted) - {c.name for c in CASES})
+    every = CASES + TRAIN_CASES
+    unknown = sorted(set(wanted) - {c.name for c in every})
     if unknown:
-        raise click.BadParameter(f"unknown case {', '.join(unknown)}; valid: {', '.join(c.name for c in CASES)}",
+        raise click.BadParameter(f"unknown case {', '.join(unknown)}; valid: {', '.join(c.name for c in every)}",
                                  param_hint="'--only'")
     cases = [c for c in CASES if not wanted or c.name in wanted]
+    train_cases = [c for c in TRAIN_CASES if not wanted or c.name in wanted]
     rows = []
+    train_rows: list[tuple[Any, list[str]]] = []
     with core_errors():
         check_output_dir(directory, replace)
-        with atomic_dir(directory, replace) as tmp, progress_bar(len(cases), "cases", min_total=2) as on_done:
+        total = len(cases) + len(train_cases)
+        with atomic_dir(directory, replace) as tmp, progress_bar(total, "cases", min_total=2) as on_done:
             for i, case in enumerate(cases):
                 with probe.make_context("probe", list(case.argv)) as ctx:
                     params = dict(ctx.params)
@@ -53,6 +62,10 @@ def gallery(directory: str, replace: bool, only: tuple[list[str], ...], dpi: int
                 rows.append((case, kinds))
                 if on_done:
                     on_done(i + 1, len(cases))
+            for i, case in enumerate(train_cases, start=len(cases)):
+                train_rows.append((case, write_train_case(case, tmp / case.name, dpi)))
+                if on_done:
+                    on_done(i + 1, total)
             if not wanted:
                 from ..activations import get_activation
                 from ..rendering.figures import save_figure
@@ -62,5 +75,28 @@ def gallery(directory: str, replace: bool, only: tuple[list[str], ...], dpi: int
                 tanh = get_activation("tanh")
                 sw = cached_critical_sigma_w(tanh, 0.3)
                 save_figure(phase_figure(tanh, analyse(tanh, sw or 1.0, 0.3).to_dict()), tmp / "phase-tanh.png", dpi)
-            (tmp / "README.md").write_text(gallery_index(rows, phase=not wanted), encoding="utf-8")
-    click.echo(f"wrote {len(cases)} reports and README.md to {directory}/", err=True)
+            (tmp / "README.md").write_text(gallery_index(rows, phase=not wanted, train_rows=train_rows),
+                                           encoding="utf-8")
+    click.echo(f"wrote {total} reports and README.md to {directory}/", err=True)
+
+
+def write_train_case(case: Any, out: Path, dpi: int) -> list[str]:
+    """A training case's report directory (`actstat train` or `actstat compare --train`); its warning kinds."""
+    import os
+
+    from .train_forms import compare_train_argv_doc, train_argv_doc
+
+    out.mkdir()
+    if case.command == "train":
+        from ..rendering.train_report import write_train_report
+
+        doc = train_argv_doc(list(case.argv))
+        write_train_report(doc, out, dpi, command="actstat train " + " ".join(case.argv), title=case.title,
+                           about=case.lecture)
+    else:
+        from ..rendering.compare_train import write_compare_train_report
+
+        doc = compare_train_argv_doc(list(case.argv), jobs=os.cpu_count() or 1)
+        write_compare_train_report(doc, out, dpi, command="actstat compare " + " ".join(case.argv),
+                                   title=case.title, about=case.lecture)
+    return list(dict.fromkeys(w["kind"] for w in doc["warnings"]))

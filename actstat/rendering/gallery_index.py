@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 
-def gallery_index(rows: list[tuple[Any, list[str]]], phase: bool = False) -> str:
+def gallery_index(rows: list[tuple[Any, list[str]]], phase: bool = False,
+                  train_rows: list[tuple[Any, list[str]]] | None = None) -> str:
     """The gallery's README.md: one row per case (its report, histogram thumbnail and verdict)."""
     lines = ["# actstat sample reports", "",
              "One report per canonical experiment, written by `actstat gallery sample_reports --force`"
@@ -16,6 +17,17 @@ def gallery_index(rows: list[tuple[Any, list[str]]], phase: bool = False) -> str
         lines.append(f"| [{case.title}]({case.name}/report.md)<br>`{cmd}`<br>{case.lecture} |"
                      f" [<img src=\"{case.name}/hist.png\" width=\"360\">]({case.name}/report.md) |"
                      f" {', '.join(f'`{k}`' for k in kinds) or 'no warnings'} |")
+    if train_rows:
+        lines += ["", "## Training: the lectures' experiments", "",
+                  "Each one `actstat compare --train` (loss curves overlaid) or `actstat train` (the curves, the"
+                  " per-layer std and update ratio, the babysitting verdicts).", "",
+                  "| experiment | curves | verdict |", "|---|---|---|"]
+        for case, kinds in train_rows:
+            cmd = f"actstat {case.command} " + " ".join(case.argv)
+            pic = "loss.png" if case.command == "compare" else "plot.png"
+            lines.append(f"| [{case.title}]({case.name}/report.md)<br>`{cmd}`<br>{case.lecture} |"
+                         f" [<img src=\"{case.name}/{pic}\" width=\"360\">]({case.name}/report.md) |"
+                         f" {', '.join(f'`{k}`' for k in kinds) or 'no warnings'} |")
     if phase:
         lines += ["", "## Theory: the phase diagram of tanh", "",
                   "`actstat theory --act tanh --sigma-b 0.3 --critical --phase-diagram phase-tanh.png`: chi_1 over"
