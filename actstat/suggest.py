@@ -7,7 +7,8 @@ Candidates, in the order theory prefers them (the first that differs from the cu
 fix printed without ``--suggest``):
 
 * signal scale (vanishing, exploding, saturation, collapse, vanishing_gradient, exploding_gradient):
-  the variance-preserving init, then ``--batchnorm``, then ``--init lsuv``, then fewer layers. The
+  the variance-preserving init, then ``--batchnorm``, then ``--init lsuv``, then fewer layers, then the
+  activation's usual init (``recommended_init``: --suggest shows when that advice makes things worse). The
   variance-preserving init is ``--init critical`` (the sigma_w with chi_1 = 1, ``theory``) for a
   one-piece activation that has one, and for maxout of k pieces ``--init xavier --gain g`` with
   g = 1/sqrt(E[max of k N(0,1)]^2) (g = 1 for k = 2: the max of two pieces keeps the variance at
@@ -176,6 +177,8 @@ def candidates(cfg: Any, act: Activation, kind: str, layer: int, raw_data: bool 
         if kind in ("vanishing", "exploding") and layer > 1 and len(set(cfg.widths)) == 1:
             out.append(Fix(("--layers", str(layer - 1)), (("layers", layer - 1),),
                            f"the signal is still within bounds at layer {layer - 1}"))
+        rec = recommended_init(act)  # the usual advice, last: --suggest measures whether it helps
+        out.append(Fix(("--init", rec), (("init", rec),), f"the usual init for {act.name}"))
     elif kind == "dead":
         out += [LEAKY if act.name == "relu" else None, BATCHNORM, LSUV]
     elif kind == "symmetry":
