@@ -123,11 +123,11 @@ def test_search_and_trainability_on_the_cluster_equal_local_runs(cluster) -> Non
     address, _ = cluster
     base = TrainConfig(widths=(8, 8), data="blobs", examples=200, steps=10, eval_size=200)
     space = [parse_dim("lr", "1e-3:1"), parse_dim("optimizer", "sgd,momentum")]
-    assert json.dumps(run_search(base, space, trials=4, stages=2, cluster=address)) == \
-        json.dumps(run_search(base, space, trials=4, stages=2, jobs=1))
+    assert json.dumps(run_search(base, space, trials=3, stages=2, cluster=address)) == \
+        json.dumps(run_search(base, space, trials=3, stages=2, jobs=1))
     tb = TrainConfig(act="tanh", bias_std=math.sqrt(0.05), data="blobs", examples=200, steps=10, every=10)
-    assert json.dumps(run_trainability(tb, [1.0, 2.0], [2, 8], width=8, cluster=address)) == \
-        json.dumps(run_trainability(tb, [1.0, 2.0], [2, 8], width=8, jobs=1))
+    assert json.dumps(run_trainability(tb, [1.0, 2.0], [2, 4], width=8, cluster=address)) == \
+        json.dumps(run_trainability(tb, [1.0, 2.0], [2, 4], width=8, jobs=1))
 
 
 def test_the_readme_cluster_recipe_on_a_local_cluster(cluster, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -112,7 +112,7 @@ def test_trainability_command_table_json_csv(tmp_path) -> None:
     import io
 
     grid = ["--sigma-w", "1.0:3.0:2", "--layers", "2,30"]
-    doc = json.loads(_cli(*grid, "--format", "json", "--jobs", "2").stdout)
+    doc = json.loads(_cli(*grid, "--format", "json", "--jobs", "1").stdout)
     core = run_trainability(replace(BASE, eval_size=1000, every=15, batch_size=64), [1.0, 3.0], [2, 30], width=8)
     assert doc["cells"] == json.loads(json.dumps(core["cells"])) and doc["summary"] == core["summary"]
     r = _cli(*grid, "--plot", str(tmp_path / "m.png"))
