@@ -128,6 +128,25 @@ def blobs_cfg(**kw) -> TrainConfig:
     return TrainConfig(**(base | kw))
 
 
+def test_step0_is_the_network_the_probe_sees() -> None:
+    """The same seed, the same weights: with the whole training set as one batch (no dropout or batch norm,
+    so training mode is the probe's forward pass) step 0's per-layer figures are actstat probe's on the
+    same rows (in another order: the figures are over the whole matrix)."""
+    from actstat.probe import ProbeConfig, run_probe
+    from actstat.training import load_dataset
+    from actstat.training.datasets import apply_preprocess, fit_preprocess
+
+    doc = train(blobs_cfg(init="normal:0.01", steps=0, batch_size=240))
+    d = load_dataset("blobs", examples=300)
+    x = apply_preprocess(d.X_train, *fit_preprocess(d.X_train, "standardize"))
+    res = run_probe(ProbeConfig(widths=(16, 16), act="relu", init="normal:0.01", batch=240, input_dim=2), x=x)
+    for lay, r in zip(doc["checkpoints"][0]["layers"], res.layers):
+        assert lay["std"] == pytest.approx(r.stats.std, rel=1e-9)
+        assert lay["zero"] == r.stats.zero_frac and lay["dead"] == r.stats.dead_frac
+    assert [w["kind"] for w in doc["probe"]["warnings"]] == [w.kind for w in res.warnings]
+    assert "vanishing" in [w.kind for w in res.warnings]
+
+
 def test_document_schema_and_determinism() -> None:
     streamed = []
     doc = train(blobs_cfg(), on_checkpoint=streamed.append)
@@ -239,7 +258,6 @@ def test_float32_training_stays_float32() -> None:
 def test_init_ordering_on_digits_agrees_with_the_probe() -> None:
     """The notes' figure: ReLU 5 x 100, std 0.01 barely learns, He learns fastest, Xavier between;
     and the probe's step-0 verdict on the same network and data says why."""
-    from actstat.probe import ProbeConfig, run_probe
     from actstat.training import load_dataset
 
     data = load_dataset("digits")
@@ -248,9 +266,7 @@ def test_init_ordering_on_digits_agrees_with_the_probe() -> None:
         doc = train(TrainConfig(widths=(100,) * 5, act="relu", init=init, optimizer="sgd", lr=0.01, steps=120,
                                 batch_size=64, every=60, eval_size=500), data=data)
         loss[init] = doc["final"]["loss"]
-        x = data.X_train[:500]
-        probe = run_probe(ProbeConfig(widths=(100,) * 5, act="relu", init=init, batch=500, input_dim=64), x=x)
-        vanishing = any(w.kind == "vanishing" for w in probe.warnings)
+        vanishing = any(w["kind"] == "vanishing" for w in doc["probe"]["warnings"])
         assert vanishing == (init != "he"), init
     assert loss["normal:0.01"] > loss["xavier"] > loss["he"]
     assert loss["normal:0.01"] > 0.99 * math.log(10)

@@ -20,6 +20,9 @@ def render_train_table(doc: dict[str, Any], file: IO[str]) -> None:
                                                               if c["weight_decay"] else "")
         + f", batch {c['batch_size']}, {c['steps']} steps ({num(c['epochs'])} epochs), seed {c['seed']}")
     say(console, f"optimizer: {c['optimizer_formula']}")
+    probe = doc.get("probe")
+    if probe is not None:
+        say(console, f"probe at step 0 (the same weights, {probe['batch']} training examples): " + _probe_verdict(probe))
     console.print()
     rows = [[str(cp["step"]), _epoch(cp["epoch"]), cp["loss"], pct(cp["train_acc"]), pct(cp["val_acc"]), cp["batch_loss"]]
             for cp in doc["checkpoints"]]
@@ -39,6 +42,20 @@ def render_train_table(doc: dict[str, Any], file: IO[str]) -> None:
     say(console, f"Final (step {f.get('step')}, evaluation mode, whole sets): loss {num(f['loss'])}, train acc"
         f" {pct(f['train_acc'])}%, val acc {pct(f['val_acc'])}%")
     render_train_warnings(console, doc["warnings"])
+
+
+def _probe_verdict(probe: dict[str, Any]) -> str:
+    from ..diagnostics import INFORMATIONAL
+    from .table import layer_ranges
+
+    by: dict[str, list[int]] = {}
+    for w in probe["warnings"]:
+        if w["kind"] not in INFORMATIONAL:
+            by.setdefault(w["kind"], []).append(w["layer"])
+    if not by:
+        return "no warnings"
+    return "; ".join(f"{k} ({'input' if ls == [0] else 'layer' + ('s' if len(ls) > 1 else '') + ' ' + layer_ranges(ls)})"
+                     for k, ls in by.items())
 
 
 def _epoch(e: Any) -> str:

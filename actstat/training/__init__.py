@@ -29,6 +29,8 @@ The document ``train`` returns (``actstat train --format json``; numbers are nul
     stopped_early  null or {step, reason}
     final          {step, loss, train_acc, val_acc, val_loss} at the last step, in evaluation mode on the
                    whole training and validation sets
+    probe          {batch, warnings: [{layer, kind, value, threshold, message, hint}]}: actstat probe's
+                   verdict on the step-0 network (the same weights) with the evaluated training examples
 """
 
 from __future__ import annotations

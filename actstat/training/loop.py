@@ -280,7 +280,24 @@ def train(cfg: TrainConfig, data: Dataset | None = None, on_checkpoint: Checkpoi
         "final": _final(model, X_tr, y_tr, X_val, y_val, cfg.weight_decay, checkpoints[-1]["step"]),
     }
     doc["warnings"] = babysit(doc, act, thresholds)
+    doc["probe"] = probe_at_step0(cfg, run.eval_train[0])
     return doc
+
+
+def probe_at_step0(cfg: TrainConfig, x: Array) -> dict[str, Any]:
+    """``actstat probe``'s verdict on the network at step 0 (the same seed draws the same weights) with
+    the training examples the checkpoints evaluate as its batch: so that what the probe predicts can be
+    set against what training then does."""
+    from ..probe import ProbeConfig, run_probe
+
+    pc = ProbeConfig(widths=cfg.widths, input_dim=x.shape[1], batch=x.shape[0], act=cfg.act, init=cfg.init,
+                     gain=cfg.gain, bias_std=cfg.bias_std, batchnorm=cfg.batchnorm and x.shape[0] > 1,
+                     dropout=cfg.dropout, dropout_mode=cfg.dropout_mode, seed=cfg.seed, dtype=cfg.dtype,
+                     force=True)
+    res = run_probe(pc, x, prefetch=False)
+    return {"batch": int(x.shape[0]), "warnings": [{k: w.to_dict()[k] for k in ("layer", "kind", "value",
+                                                                              "threshold", "message", "hint")}
+                                                   for w in res.warnings]}
 
 
 def _loop(run: _Run, opt: Any, total: int, batch: int, rng_dropout: np.random.Generator,

@@ -17,7 +17,7 @@ Rules (defaults overridable with thresholds={KIND: VALUE}, ``--threshold KIND=VA
                      ``update_ratio_low`` (1e-4) or above ``update_ratio_high`` (1e-2): the lecture
                      wants ~1e-3.
 * dying_units        a layer's dead-unit share rose by more than ``dead_rise`` (0.1) from step 0 to
-                     the last checkpoint.
+                     the last checkpoint (judged on batches of 16 or more, as the probe does).
 * saturation_developing  a layer's saturated share rose by more than ``saturation_rise`` (0.1).
 * vanishing_gradient  RMS(dL/dh_1) / RMS(dL/dh_L) at the last checkpoint is below
                      ``vanishing_gradient`` (0.1) while it was not at step 0: the early layers' gradients
@@ -44,6 +44,8 @@ TRAIN_THRESHOLDS: dict[str, tuple[float, str]] = {
     "saturation_rise": (0.1, "rise of a layer's saturated share over the run above this"),
     "vanishing_gradient": (0.1, "RMS of dL/dh at layer 1 / at the last layer, at the end, below this"),
 }
+DEAD_MIN_BATCH = 16  # as the probe: on fewer examples a live unit is too often zero for all of them
+
 TRAIN_KINDS = ("initial_loss", "loss_not_decreasing", "loss_exploded", "cannot_overfit", "overfitting",
                "update_ratio", "dying_units", "saturation_developing", "vanishing_gradient")
 
@@ -143,7 +145,8 @@ def _layer_warnings(cps: list[dict[str, Any]], i: int, act: Any, t: dict[str, fl
                           f"layer {layer}: updates are {med:.2g} of the weights (median over the checkpoints),"
                           " far above ~1e-3", f"learning rate too high for this layer: lower --lr (now {cfg['lr']:g})"))
     if len(cps) > 1:
-        if first["dead"] is not None and last["dead"] is not None and last["dead"] - first["dead"] > t["dead_rise"]:
+        if (cfg["batch_size"] >= DEAD_MIN_BATCH and first["dead"] is not None and last["dead"] is not None
+                and last["dead"] - first["dead"] > t["dead_rise"]):
             out.append(_w("dying_units", step, layer, last["dead"] - first["dead"], t["dead_rise"],
                           f"layer {layer}: the dead units went from {100 * first['dead']:.3g}% to"
                           f" {100 * last['dead']:.3g}% during training",
