@@ -95,14 +95,21 @@ def expectations(act: Activation, q: float) -> Moments:
     x, w = _nodes(q)
     with np.errstate(all="ignore"):
         h, d = f(x), df(x)  # one evaluation of each (erf, for gelu, is not cheap)
-    return Moments(float(w @ h), float(w @ (h * h)), float(w @ (d * d)))
+    return Moments(_sym_dot(w, h), _sym_dot(w, h * h), _sym_dot(w, d * d))
 
 
 def _nodes(q: float) -> tuple[Array, Array]:
-    """The nodes sqrt(q) z for z on both sides of 0 and their weights: E[g(sqrt(q) z)] = w @ g(x)."""
+    """The nodes sqrt(q) z for z > 0, then for -z, and the weights of one side: E[g(sqrt(q) z)] =
+    _sym_dot(w, g(x))."""
     s = math.sqrt(q)
     z, w = _panels(min(1.0, 1.0 / s) if s > 0 else 1.0)
-    return np.concatenate([s * z, -s * z]), np.concatenate([w, w])
+    return np.concatenate([s * z, -s * z]), w
+
+
+def _sym_dot(w: Array, v: Array) -> float:
+    """Each side summed on its own, so that an odd function's mean cancels to exactly 0."""
+    n = len(w)
+    return float(np.dot(w, v[:n]) + np.dot(w, v[n:]))
 
 
 # --- the variance map ---------------------------------------------------------------------------
@@ -516,14 +523,14 @@ class Band:
 def _unit_moments(act: Activation, q: float) -> tuple[float, float, float, float]:
     """(E[phi], E[phi^2], Var(phi^2) / E[phi^2]^2, Var((phi - mean)^2) / Var(phi)^2) at q, by the
     split panel quadrature (one evaluation of phi)."""
-    x, ww = _nodes(q)
+    x, w = _nodes(q)
     with np.errstate(all="ignore"):
         h = act.f(x)
-    m1 = float(ww @ h)
-    m2 = float(ww @ (h * h))
-    m4 = float(ww @ (h * h) ** 2)
+    m1 = _sym_dot(w, h)
+    m2 = _sym_dot(w, h * h)
+    m4 = _sym_dot(w, (h * h) ** 2)
     var = max(m2 - m1 * m1, 0.0)
-    c4 = float(ww @ (h - m1) ** 4)
+    c4 = _sym_dot(w, (h - m1) ** 4)
     k2 = m4 / (m2 * m2) - 1.0 if m2 > 0 else 2.0
     kv = c4 / (var * var) - 1.0 if var > 0 else 2.0
     return m1, m2, max(k2, 0.0), max(kv, 0.0)
