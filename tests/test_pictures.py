@@ -180,3 +180,149 @@ def test_no_matplotlib_without_pictures() -> None:
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == "[]"
+
+
+# --- what the pictures show (issue 18) -------------------------------------------------------------
+
+
+def test_heat_map_shares_one_range_and_numbers_layers_from_1() -> None:
+    """A vanishing ReLU network: every row on the same x axis, so the deep layers' mass sits in the bin
+    at 0; rows labelled 1..L; the counts of each row are its histogram's, rebinned."""
+    import numpy as np
+
+    from actstat.rendering.plots import hist_figure, shared_bins
+
+    doc = run_probe(ProbeConfig(widths=(16,) * 35, batch=32, act="relu", init="xavier")).to_dict()
+    fig, layout = hist_figure(doc)
+    assert layout == "heatmap"
+    ax = fig.axes[0]
+    [img] = ax.images
+    x0, x1, y0, y1 = img.get_extent()
+    assert (y0, y1) == (0.5, 35.5)  # row i is layer i
+    hists = [L["hist"] for L in doc["layers"]]
+    assert x0 == min(h["edges"][0] for h in hists) and x1 == pytest.approx(max(h["edges"][-1] for h in hists))
+    _, counts, scale = shared_bins(hists, 60)
+    assert scale == 1.0
+    assert counts.sum(axis=1) == pytest.approx([sum(h["counts"]) for h in hists])  # nothing lost
+    assert np.asarray(img.get_array()) == pytest.approx(np.log10(counts + 1))
+    # decay visible: the last layer's whole mass is in the first shared bin, the first layer's is not
+    assert counts[-1, 0] == pytest.approx(counts[-1].sum()) and counts[0, 0] < 0.9 * counts[0].sum()
+    # the std beside it, on a log10 axis
+    side = fig.axes[1]
+    ys = side.lines[0].get_ydata()
+    assert list(ys) == list(range(1, 36))
+    assert side.lines[0].get_xdata() == pytest.approx(np.log10([L["std"] for L in doc["layers"]]))
+
+
+def test_shared_bins_split_counts_by_overlap() -> None:
+    from actstat.rendering.plots import shared_bins
+
+    edges, counts, _ = shared_bins([{"edges": [0.0, 1.0, 2.0], "counts": [4, 2]},
+                                    {"edges": [0.0, 4.0], "counts": [8]}], 4)
+    assert list(edges) == [0, 1, 2, 3, 4]
+    assert counts.tolist() == [[4, 2, 0, 0], [2, 2, 2, 2]]
+    edges, counts, scale = shared_bins([{"edges": [0.0, 1e300, 1.5e308], "counts": [3, 1]}], 3)
+    assert scale == 1e308 and counts.sum() == 4  # no overflow near the float limits
+
+
+def test_relu_zero_spike_is_drawn_apart_and_stated() -> None:
+    import numpy as np
+
+    doc = run_probe(ProbeConfig(widths=(64,) * 3, batch=200, act="relu", init="he")).to_dict()
+    _, axes = _histogram_axes(doc)
+    for ax, L in zip(axes[1:], doc["layers"]):
+        counts = np.array(L["hist"]["counts"], dtype=float)
+        zeros = L["zero_frac"] * (counts.sum() + L["hist"]["outside"])
+        assert f"zeros {100 * L['zero_frac']:.1f}%" in ax.get_title()
+        blue = [p.get_height() for p in ax.patches[:30]]
+        rest = counts.copy()
+        rest[0] -= zeros
+        assert blue == pytest.approx(rest)  # the other values, at their own scale
+        [hatched] = ax.patches[30:]
+        assert hatched.get_hatch() and hatched.get_y() == pytest.approx(rest[0])
+        assert hatched.get_y() + hatched.get_height() == pytest.approx(1.2 * rest.max())  # cut
+        assert ax.get_ylim()[1] >= 1.2 * rest.max()
+    assert "hatched: exact zeros" in axes[0].figure._suptitle.get_text()
+
+
+def test_warning_labels_sit_above_the_bars() -> None:
+    """sigmoid std 1 piles mass at 0 and 1: the labels are in headroom no bar reaches."""
+    doc = run_probe(ProbeConfig(widths=(50,) * 3, batch=200, act="sigmoid", init="normal:1.0")).to_dict()
+    fig, _ = hist_figure_axes(doc)
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    for ax in fig.axes[1:4]:
+        assert ax.texts, ax.get_title()
+        tallest = max(p.get_height() for p in ax.patches)
+        for t in ax.texts:
+            box = t.get_window_extent(renderer).transformed(ax.transData.inverted())
+            assert box.y0 > tallest, (ax.get_title(), t.get_text())
+
+
+def hist_figure_axes(doc: dict):
+    from actstat.rendering.plots import hist_figure
+
+    return hist_figure(doc)
+
+
+def test_titles_do_not_overlap_and_small_grids_use_larger_type() -> None:
+    doc = run_probe(ProbeConfig(widths=(32,) * 24, batch=32, act="gelu", init="he", grad=True)).to_dict()
+    from actstat.rendering.plots import hist_figure
+
+    fig, _ = hist_figure(doc, gradients=True)
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    sup = fig._suptitle.get_window_extent(renderer)
+    for ax in fig.axes:
+        if ax.get_visible():
+            assert ax.title.get_window_extent(renderer).y1 < sup.y0, ax.get_title()
+    small = run_probe(ProbeConfig(widths=(32,) * 10, batch=32, act="tanh")).to_dict()
+    fig, _ = hist_figure_axes(small)
+    assert fig.axes[0].title.get_fontsize() >= 9 and fig.axes[0].xaxis.get_ticklabels()[0].get_fontsize() >= 8
+
+
+def test_plot_includes_the_input_and_circles_only_what_is_warned() -> None:
+    import numpy as np
+    from matplotlib.colors import to_rgb
+
+    from actstat.rendering.plots import INFO_COLOR, plot_figure
+
+    doc = run_probe(ProbeConfig(widths=(40,) * 4, batch=100, act="tanh", init="xavier", input="positive")).to_dict()
+    fig = plot_figure(doc)
+    ax = fig.axes[0]
+    std_line = ax.lines[1]
+    assert list(std_line.get_xdata()) == [0, 1, 2, 3, 4]
+    assert std_line.get_ydata()[0] == pytest.approx(doc["input"]["std"])
+    labels = ax.get_legend_handles_labels()[1]
+    info_layers = {w["layer"] for w in doc["warnings"] if w["kind"] == "not_centered"}
+    alarm_layers = {w["layer"] for w in doc["warnings"] if w["kind"] not in ("not_centered", "zigzag")}
+    assert 0 in info_layers
+    assert ("warned layer" in labels) == bool(alarm_layers) and "informational warning" in labels
+    circled = {}
+    for coll in ax.collections:
+        colour = coll.get_edgecolor()[0]
+        for x, _ in coll.get_offsets():
+            circled[int(x)] = colour
+    assert set(circled) == info_layers | alarm_layers
+    assert np.allclose(circled[0][:3], to_rgb(INFO_COLOR))
+    healthy = run_probe(ProbeConfig(widths=(40,) * 4, batch=100, act="tanh", init="xavier")).to_dict()
+    assert plot_figure(healthy).axes[0].get_legend_handles_labels()[1] == ["mean", "std"]
+
+
+def test_phase_diagram_scale_centred_on_1_over_the_values_drawn() -> None:
+    import numpy as np
+
+    from actstat.activations import get_activation
+    from actstat.rendering.phase import phase_figure
+    from actstat.theory import chi1_grid
+
+    doc = json.loads(run("theory", "--act", "tanh", "--sigma-w", "1.2", "--format", "json").stdout)
+    fig = phase_figure(get_activation("tanh"), doc, n=12)
+    mesh = fig.axes[0].collections[0]
+    norm = mesh.norm
+    chi = chi1_grid(get_activation("tanh"), np.linspace(0.05, 4.0, 12), np.linspace(0.0, 1.0, 12))
+    assert norm.vcenter == 0.0  # log2 chi_1 = 0: white
+    assert norm.vmin == pytest.approx(np.log2(chi.min())) and norm.vmax == pytest.approx(np.log2(chi.max()))
+    assert mesh.get_cmap()(norm(norm.vmax))[0] > 0.35 and mesh.get_cmap()(norm(norm.vmax))[2] < 0.2  # deep red
+    [label] = fig.axes[0].get_legend_handles_labels()[1]
+    assert f"chi_1 = {doc['chi1']:.3g} ({doc['phase']})" in label

@@ -87,31 +87,34 @@ def plot_figure(doc: dict[str, Any]) -> Any:
     layers = doc["layers"]
     grad = "grad" in layers[0]
     x = np.array([L["layer"] for L in layers])
-    mean, std = _finite([L["mean"] for L in layers]), _finite([L["std"] for L in layers])
-    alarms = _alarms(doc)
-    bad = np.array([L["layer"] in alarms for L in layers])
+    # the input is drawn too, as layer 0 (its warnings, e.g. all-positive inputs, are circled like the others)
+    rows = [doc["input"], *layers]
+    xa = np.arange(len(rows))
+    mean, std = _finite([r["mean"] for r in rows]), _finite([r["std"] for r in rows])
+    alarms, info = _alarms(doc), _alarms(doc, informational=True)
+    bad = np.array([i in alarms for i in xa], dtype=bool)
+    note = np.array([any(k != "zigzag" for k in info.get(i, [])) and i not in alarms for i in xa], dtype=bool)
     n = 3 if grad else 2
     fig, axes = plt.subplots(1, n, figsize=(5.2 * n, 4.2))
     ax = axes[0]
-    ax.plot(x, mean, marker="o", markersize=3, label="mean")
-    ax.plot(x, std, marker="o", markersize=3, label="std")
-    ax.scatter(x[bad], std[bad], s=40, facecolors="none", edgecolors=WARN_COLOR, linewidths=1.5, zorder=3,
-               label="warned layer")
-    ax.set_xlabel("layer")
+    ax.plot(xa, mean, marker="o", markersize=3, label="mean")
+    ax.plot(xa, std, marker="o", markersize=3, label="std")
+    _circle(ax, xa, std, bad, note)
+    ax.set_xlabel("layer (0: the input)")
     ax.set_title("activations: mean and std per layer", fontsize=10)
     ax.legend(fontsize="small")
     ax.grid(True, alpha=0.3)
     ax = axes[1]
     pos = np.where(std > 0, std, np.nan)
-    ax.plot(x, pos, marker="o", markersize=3, color="C1")
-    ax.scatter(x[bad], pos[bad], s=40, facecolors="none", edgecolors=WARN_COLOR, linewidths=1.5, zorder=3)
+    ax.plot(xa, pos, marker="o", markersize=3, color="C1")
+    _circle(ax, xa, pos, bad, note, legend=False)
     if np.isfinite(pos).any():
         ax.set_yscale("log")
         lo, hi = float(np.nanmin(pos)), float(np.nanmax(pos))
         mid = math.sqrt(lo) * math.sqrt(hi)  # (lo * hi under- or overflows at the float limits)
         if hi < 100 * lo and mid / 10 > 0 and math.isfinite(mid * 10):  # at least two decades: flat looks flat
             ax.set_ylim(mid / 10, mid * 10)
-    ax.set_xlabel("layer")
+    ax.set_xlabel("layer (0: the input)")
     ax.set_title("std per layer (log scale)", fontsize=10)
     ax.grid(True, which="both", alpha=0.3)
     nonfinite = [L["layer"] for L in layers if L["std"] is None]
@@ -136,8 +139,8 @@ def plot_figure(doc: dict[str, Any]) -> Any:
         rms, wn = np.where(rms > 0, rms, np.nan), np.where(wn > 0, wn, np.nan)
         ax.plot(x, rms, marker="o", markersize=3, label="RMS dL/dh")
         ax.plot(x, wn, marker="s", markersize=3, label="||dL/dW||")
-        ax.scatter(x[gbad], rms[gbad], s=40, facecolors="none", edgecolors=WARN_COLOR, linewidths=1.5, zorder=3,
-                   label="warned layer")
+        _circle(ax, x, rms, gbad, np.array([("zigzag" in info.get(i, [])) and not g for i, g in zip(x, gbad)],
+                                           dtype=bool))
         if np.isfinite(rms).any() or np.isfinite(wn).any():
             ax.set_yscale("log")
         else:
@@ -157,6 +160,16 @@ def plot_figure(doc: dict[str, Any]) -> Any:
     return fig
 
 
+def _circle(ax: Any, x: np.ndarray, y: np.ndarray, bad: np.ndarray, note: np.ndarray, legend: bool = True) -> None:
+    """Circle the warned points in red and the informational ones in blue; a legend entry only for a
+    kind of circle that is drawn."""
+    for mask, colour, label in ((bad, WARN_COLOR, "warned layer"), (note, INFO_COLOR, "informational warning")):
+        shown = mask & np.isfinite(y)
+        if shown.any():
+            ax.scatter(x[shown], y[shown], s=60, facecolors="none", edgecolors=colour, linewidths=1.5, zorder=3,
+                       label=label if legend else None)
+
+
 def _verdict(doc: dict[str, Any]) -> tuple[str, str]:
     """The figure's verdict line and its colour: alarms in red, informational kinds named as such."""
     alarms = list(dict.fromkeys(k for ks in (_alarms(doc), _alarms(doc, gradient=True)) for v in ks.values()
@@ -170,33 +183,59 @@ def _verdict(doc: dict[str, Any]) -> tuple[str, str]:
     return ("; ".join(parts) if parts else "no warnings"), (WARN_COLOR if alarms else "black")
 
 
+ZERO_SPIKE = 0.05  # a share of exact zeros above this is drawn apart, so it does not flatten the rest
+
+
 def _hist_panel(ax: Any, hist: dict[str, Any], title: str, kinds: list[str], mean: Any, std: Any,
-                color: str = "C0", info: list[str] | None = None) -> None:
+                color: str = "C0", info: list[str] | None = None, zero_frac: Any = None,
+                fonts: tuple[float, float] = (7, 6)) -> bool:
+    """One histogram (True when it drew a share of zeros apart). Warning kinds (red) and informational ones (blue) are listed in the top right
+    corner, in headroom kept free of bars. A share of exact zeros above ZERO_SPIKE (ReLU) is taken out
+    of its bin and drawn hatched on top of the bin's other values, cut a little above the tallest bar, and
+    stated in the title."""
+    title_size, tick_size = fonts
     edges = np.asarray(hist["edges"], dtype=float)
     counts = np.asarray(hist["counts"], dtype=float)
+    labels = [(k, WARN_COLOR) for k in kinds] + [(k, INFO_COLOR) for k in info or []]
+    stat = "mean " + _fmt(mean) + ", std " + _fmt(std)
     if counts.sum() > 0 and np.all(np.isfinite(edges)):
-        ax.bar(edges[:-1], counts, width=np.diff(edges), align="edge", color=color, edgecolor="none")
+        zeros, k = 0.0, -1
+        if zero_frac is not None and zero_frac > ZERO_SPIKE and edges[0] <= 0 <= edges[-1]:
+            k = min(int(np.searchsorted(edges, 0.0, side="right")) - 1, len(counts) - 1)
+            zeros = min(float(zero_frac) * (counts.sum() + float(hist.get("outside", 0))), counts[k])
+        rest = counts.copy()
+        if zeros > 0 and (counts.sum() - zeros) > 0:
+            rest[k] -= zeros
+            stat += f", zeros {100 * float(zero_frac):.1f}%"
+        else:
+            zeros = 0.0
+        ax.bar(edges[:-1], rest, width=np.diff(edges), align="edge", color=color, edgecolor="none")
+        top = float(rest.max())
+        if zeros:  # the zeros: on top of the bin's other values, hatched, cut a little above the tallest bar
+            top *= 1.2
+            ax.bar(edges[k], top - rest[k], bottom=rest[k], width=edges[k + 1] - edges[k], align="edge",
+                   color="0.55", hatch="////", edgecolor="white", linewidth=0)
+        # headroom for the labels: each line takes about 11% of a panel's height
+        ax.set_ylim(0, top / max(1.0 - 0.11 * len(labels) - 0.04, 0.3))
         ax.set_xlim(edges[0], edges[-1])
     else:
         _no_data_note(ax, "no finite values")
     ax.set_yticks([])
-    ax.tick_params(axis="x", labelsize=6)
+    ax.tick_params(axis="x", labelsize=tick_size)
     from matplotlib.ticker import MaxNLocator
 
     ax.xaxis.set_major_locator(MaxNLocator(4))
     ax.ticklabel_format(axis="x", style="sci", scilimits=(-2, 3))
-    ax.xaxis.get_offset_text().set_fontsize(6)
-    stat = ("mean " + _fmt(mean) + ", std " + _fmt(std))
-    ax.set_title(f"{title}\n{stat}", fontsize=7, color=WARN_COLOR if kinds else "black")
+    ax.xaxis.get_offset_text().set_fontsize(tick_size)
+    ax.set_title(f"{title}\n{stat}", fontsize=title_size, color=WARN_COLOR if kinds else "black")
     if kinds:
         for side in ax.spines.values():
             side.set_edgecolor(WARN_COLOR)
             side.set_linewidth(2)
-        ax.text(0.98, 0.95, "\n".join(kinds), transform=ax.transAxes, ha="right", va="top", fontsize=6,
-                color=WARN_COLOR, bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.8, "pad": 1})
-    if info:
-        ax.text(0.02, 0.95, "\n".join(info), transform=ax.transAxes, ha="left", va="top", fontsize=6,
-                color=INFO_COLOR, bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.8, "pad": 1})
+    for n, (text, colour) in enumerate(labels):
+        ax.text(0.97, 0.97 - 0.11 * n, text, transform=ax.transAxes, ha="right", va="top", fontsize=tick_size,
+                color=colour)
+    return "zeros" in stat
 
 
 def _fmt(v: Any) -> str:
@@ -223,20 +262,23 @@ def hist_figure(doc: dict[str, Any], gradients: bool = False) -> tuple[Any, str]
     if gradients and "hist" in layers[0].get("grad", {}):
         g_alarms = _alarms(doc, gradient=True)
         grad_panels = [(f"dL/dh layer {L['layer']}", L["grad"], g_alarms.get(L["layer"], [])) for L in layers]
-    cols = min(len(panels), 6 if len(panels) > 12 else 6)
+    # up to 12 panels a block (the lectures' 5 and 10 layers): 4 columns of larger panels, larger type
+    cols = min(len(panels), 4 if len(panels) <= 12 else 6)
+    size, fonts = ((2.9, 2.4), (9.0, 8.0)) if cols <= 4 else ((2.3, 2.0), (7.5, 6.5))
     rows = math.ceil(len(panels) / cols) + math.ceil(len(grad_panels) / cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(2.3 * cols, 2.0 * rows + 0.6), squeeze=False)
+    fig, axes = plt.subplots(rows, cols, figsize=(size[0] * cols, size[1] * rows + 0.8), squeeze=False)
     flat = list(axes.ravel())
-    i = 0
+    i, spikes = 0, False
     for title, s, kinds in panels:
         layer = 0 if title == "input" else s["layer"]
-        _hist_panel(flat[i], s["hist"], title, kinds, s["mean"], s["std"],
-                    info=[k for k in info.get(layer, []) if k != "zigzag"])
+        spikes |= _hist_panel(flat[i], s["hist"], title, kinds, s["mean"], s["std"],
+                    info=[k for k in info.get(layer, []) if k != "zigzag"], zero_frac=s.get("zero_frac"),
+                    fonts=fonts)
         i += 1
     i = math.ceil(len(panels) / cols) * cols
     for (title, s, kinds), L in zip(grad_panels, layers):
         _hist_panel(flat[i], s["hist"], title, kinds, s["mean"] if "mean" in s else None, s["std"], color="C2",
-                    info=[k for k in info.get(L["layer"], []) if k == "zigzag"])
+                    info=[k for k in info.get(L["layer"], []) if k == "zigzag"], fonts=fonts)
         i += 1
     used = set(range(len(panels))) | set(range(math.ceil(len(panels) / cols) * cols,
                                                math.ceil(len(panels) / cols) * cols + len(grad_panels)))
@@ -244,39 +286,95 @@ def hist_figure(doc: dict[str, Any], gradients: bool = False) -> tuple[Any, str]
         if j not in used:
             ax.set_visible(False)
     verdict, colour = _verdict(doc)
-    fig.suptitle(f"{config_title(doc)}\n{verdict}  (histograms: {doc['config']['bins']} bins)", fontsize=9,
-                 color=colour)
-    fig.tight_layout()
+    suptitle = fig.suptitle(f"{config_title(doc)}\n{verdict}  (histograms: {doc['config']['bins']} bins"
+                            + ("; hatched: exact zeros, bar cut" if spikes else "") + ")",
+                            fontsize=fonts[0] + 2, color=colour)
+    # keep the two title lines clear of the first row's panel titles
+    height = fig.get_figheight()
+    fig.tight_layout(rect=(0, 0, 1, 1 - (2 * 1.25 * suptitle.get_fontsize() / 72 + 0.02) / height))
     return fig, "grid"
+
+
+def shared_bins(hists: list[dict[str, Any]], bins: int) -> tuple[np.ndarray, np.ndarray, float]:
+    """Every histogram on one x axis: ``bins`` equal bins over the union of the rows' ranges, each row's
+    counts split over them in proportion to overlap (counts spread evenly within their own bin).
+    Returns (edges in units of scale, counts of shape (rows, bins), scale): scale is a power of ten
+    that keeps the edges near 1 when the values are beyond 1e30 or below 1e-30 (where the range's
+    width over- or underflows); a row with no finite edges stays empty."""
+    rows = [np.asarray(h["edges"], dtype=float) for h in hists]
+    finite = [e for e in rows if np.all(np.isfinite(e))]
+    lo = min((float(e[0]) for e in finite), default=0.0)
+    hi = max((float(e[-1]) for e in finite), default=1.0)
+    big = max(abs(lo), abs(hi))
+    scale = 1.0
+    if big > 1e30 or 0 < big < 1e-30:
+        scale = 10.0 ** math.floor(math.log10(big))
+    lo, hi = lo / scale, hi / scale
+    if not hi > lo:
+        lo, hi = lo - 0.5, hi + 0.5
+    edges = np.linspace(lo, hi, bins + 1)
+    out = np.zeros((len(hists), bins))
+    for i, (h, e) in enumerate(zip(hists, rows)):
+        if not np.all(np.isfinite(e)):
+            continue
+        cum = np.concatenate([[0.0], np.cumsum(np.asarray(h["counts"], dtype=float))])
+        out[i] = np.diff(np.interp(edges, e / scale, cum))
+    return edges, out, scale
 
 
 @quiet
 def _heatmap(doc: dict[str, Any], gradients: bool) -> Any:
-    """Beyond GRID_LAYERS layers: each row a layer, each column a histogram bin, colour log10(count+1).
-    Panels cannot stay readable past ~30 layers; a heat map shows every layer at once."""
+    """Beyond GRID_LAYERS layers: each row a layer (1 to L, bottom to top), each column a bin of one
+    range shared by every layer (so a network whose signal shrinks shows its mass closing in on zero),
+    colour log10(count + 1); beside it each layer's std on a log axis, warned layers circled."""
     plt = pyplot()
     layers = doc["layers"]
-    blocks = [("activations", [L["hist"] for L in layers], _alarms(doc))]
+    x = np.array([L["layer"] for L in layers])
+    blocks = [("activations", [L["hist"] for L in layers], _finite([L["std"] for L in layers]), _alarms(doc))]
     if gradients:
-        blocks.append(("dL/dh", [L["grad"]["hist"] for L in layers], _alarms(doc, gradient=True)))
-    fig, axes = plt.subplots(1, len(blocks), figsize=(7 * len(blocks), 6), squeeze=False)
-    for ax, (name, hists, alarms) in zip(axes[0], blocks):
-        counts = np.array([h["counts"] for h in hists], dtype=float)
-        # one x axis needs one set of edges: use each row's own bins, labelled by bin index, unless shared
-        shared = all(h["edges"] == hists[0]["edges"] for h in hists)
+        blocks.append(("dL/dh", [L["grad"]["hist"] for L in layers], _finite([L["grad"]["std"] for L in layers]),
+                       _alarms(doc, gradient=True)))
+    fig = plt.figure(figsize=(8.5 * len(blocks) + 0.8 * (len(blocks) - 1), 6.5))
+    # per block: heat map, std panel, colour bar; an empty column between blocks for the colour bar's labels
+    ratios = ([5, 1.5, 0.15, 0.9] * len(blocks))[:-1]
+    grid = fig.add_gridspec(1, len(ratios), width_ratios=ratios, wspace=0.14)
+    from matplotlib.ticker import MaxNLocator
+
+    for b, (name, hists, std, alarms) in enumerate(blocks):
+        ax, side, bar = (fig.add_subplot(grid[0, 4 * b + k]) for k in range(3))
+        same = all(h["edges"] == hists[0]["edges"] for h in hists)  # then no rebinning is needed
+        edges, counts, scale = shared_bins(hists, len(hists[0]["counts"]) * (1 if same else 2))
         img = ax.imshow(np.log10(counts + 1.0), aspect="auto", origin="lower", cmap="viridis",
-                        extent=(hists[0]["edges"][0], hists[0]["edges"][-1], 0.5, len(hists) + 0.5) if shared
-                        and all(np.isfinite(hists[0]["edges"])) else None)
+                        extent=(edges[0], edges[-1], x[0] - 0.5, x[-1] + 0.5), interpolation="nearest")
         ax.set_ylabel("layer")
-        ax.set_xlabel("value" if shared else "histogram bin (each layer's own range)")
+        unit = "" if scale == 1 else f", x {scale:.0e}"
+        ax.set_xlabel(f"{'value' if name == 'activations' else 'dL/dh'} (one range for every layer{unit})")
         ax.set_title(f"{name}: histogram per layer, colour log10(count + 1)", fontsize=10)
-        fig.colorbar(img, ax=ax, fraction=0.04)
-        bad = sorted(alarms)
-        if bad:
-            ax.scatter([ax.get_xlim()[1]] * len(bad), bad if shared else [b - 1 for b in bad], marker="<",
-                       color=WARN_COLOR, s=12, clip_on=False)
+        ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.ticklabel_format(axis="x", style="sci", scilimits=(-2, 3))
+        fig.colorbar(img, cax=bar)
+        if not counts.any():
+            _no_data_note(ax, "no finite values")
+        # log10 of the std on a linear axis: a log axis cannot span values near the float limits
+        pos = np.log10(np.where(std > 0, std, np.nan))
+        side.plot(pos, x, marker="o", markersize=2.5, color="C1")
+        bad = np.array([L["layer"] in alarms for L in layers])
+        side.scatter(pos[bad], x[bad], s=30, facecolors="none", edgecolors=WARN_COLOR, linewidths=1.2, zorder=3)
+        if np.isfinite(pos).any():
+            lo, hi = np.nanmin(pos), np.nanmax(pos)
+            mid = (lo + hi) / 2
+            side.set_xlim(min(lo - 0.1 * (hi - lo), mid - 1), max(hi + 0.1 * (hi - lo), mid + 1))  # 2 decades at least
+            side.xaxis.set_major_locator(MaxNLocator(3, integer=True))
+        else:
+            _no_data_note(side, "no finite std")
+            side.set_xticks([])
+        side.set_ylim(x[0] - 0.5, x[-1] + 0.5)
+        side.set_yticklabels([])
+        side.set_title("log10 std", fontsize=10)
+        side.grid(True, which="major", alpha=0.3)
+        side.tick_params(axis="x", labelsize=8)
     verdict, colour = _verdict(doc)
     fig.suptitle(f"{config_title(doc)}\n{len(layers)} layers: shown as a heat map (more than {GRID_LAYERS}"
-                 f" panels would be unreadable); red marks: warned layers\n{verdict}", fontsize=9, color=colour)
-    fig.tight_layout()
+                 f" panels would be unreadable); red circles: warned layers\n{verdict}", fontsize=10, color=colour)
+    fig.subplots_adjust(top=0.84, bottom=0.09, left=0.07, right=0.95)
     return fig

@@ -147,14 +147,15 @@ def print_table(console: Console, cols: Sequence[str], rows: Sequence[Sequence[A
     the precision can give way); kinds: per row the warning kinds of a last "warnings" column. Off a
     terminal the full layout is printed. On a terminal narrower than that, the layout gives way step by
     step until it fits: compact numbers (same digits), short heads, a column that holds one value in
-    every row left out, the warnings wrapped inside their column, 2 significant digits, the warnings
-    listed below the table, and last the columns split over several tables (each with the first column).
+    every row left out, the warnings wrapped inside their column, then listed below the table, 2
+    significant digits, one space between columns, and last (with 3 digits again) the columns split
+    over several tables, each with the first column.
     """
     width = _limit(console)
-    narrow: dict[str, Any] = dict(compact=True, short=True, drop=True)
-    steps = [dict(), dict(compact=True), dict(compact=True, short=True), narrow, dict(narrow, wrap=True),
-             dict(narrow, below=True), dict(narrow, below=True, digits=2), dict(narrow, below=True, digits=2, gap=1),
-             dict(narrow, below=True, split=True)]
+    narrow: dict[str, Any] = {"compact": True, "short": True, "drop": True}
+    steps = [{}, {"compact": True}, {"compact": True, "short": True}, narrow, {**narrow, "wrap": True},
+             {**narrow, "below": True}, {**narrow, "below": True, "digits": 2},
+             {**narrow, "below": True, "digits": 2, "gap": 1}, {**narrow, "below": True, "split": True}]
     for step in steps if width is not None else steps[:1]:
         lines = _layout(cols, rows, kinds, width, **step)
         if lines is not None:
