@@ -23,6 +23,7 @@ _LAZY = {
     "ProbeConfig": "probe", "ProbeResult": "probe", "run_probe": "probe",
     "LayerStats": "stats", "layer_stats": "stats",
     "run_compare": "compare", "analyse": "theory", "critical_sigma_w": "theory",
+    "run_search": "search", "run_trainability": "trainability", "run_tasks": "executor",
 }
 
 if TYPE_CHECKING:
@@ -34,6 +35,9 @@ if TYPE_CHECKING:
     from .stats import LayerStats, layer_stats
     from .compare import run_compare
     from .theory import analyse, critical_sigma_w
+    from .search import run_search
+    from .trainability import run_trainability
+    from .executor import run_tasks
 
 
 def __getattr__(name: str) -> Any:
@@ -75,4 +79,7 @@ __all__ = [
     "run_compare",
     "analyse",
     "critical_sigma_w",
+    "run_search",
+    "run_trainability",
+    "run_tasks",
 ]
