@@ -10,7 +10,7 @@ The multi-seed document (N > 1) is the single-seed probe document with, as docum
 * ``layers[i].spread``: ``[min, max]`` over the seeds of ``mean``, ``std``, ``rms``, ``saturated_frac``,
   ``zero_frac``, ``dead_frac`` (and ``grad``: ``rms``, ``norm_ratio_to_last``, ``update_ratio``);
 * ``warnings[i].seeds_fired``: in how many seeds the warning (same layer, kind and rule) fired; its
-  ``value`` is the median over those seeds, its message and fix the first such seed's;
+  ``value`` is the median over those seeds, its message and fix those of the seed nearest that median;
 * ``seeds``: ``{"n", "list", "fired": {kind: seeds in which it fired at any layer}, "fail_rule", "hist"}``.
 
 With N = 1 the document is exactly the single-seed one (plus ``borderline`` on each warning, as for
@@ -176,9 +176,13 @@ def aggregate(docs: Sequence[dict[str, Any]]) -> dict[str, Any]:
             fired.setdefault(w["kind"], set()).add(s)
     warnings = []
     for ws in groups.values():
-        w = dict(ws[0])
+        med = _median([x["value"] for x in ws])
+        # the message (which quotes a value) and fix of the seed whose value is nearest the median
+        near = min(ws, key=lambda x: abs(x["value"] - med) if x["value"] is not None and med is not None
+                   and math.isfinite(x["value"] - med) else math.inf)
+        w = dict(near)
         w.pop("borderline", None)
-        w["value"] = _median([x["value"] for x in ws])
+        w["value"] = med
         w["seeds_fired"] = len(ws)
         warnings.append(w)
     warnings.sort(key=lambda w: w["layer"])  # stable: each layer's kinds in the order they were found
