@@ -142,3 +142,36 @@ def test_readme_ci_example_is_stable_across_starting_seeds() -> None:
 
     fired = alarms(batchnorm=True)
     assert {2 * sum(fired[s:s + 5]) > 5 for s in range(7)} == {False}, fired
+
+
+def test_compare_with_seeds_counts_each_configurations_seeds() -> None:
+    base = ["compare", "--act", "tanh,relu", "--init", "xavier", "--layers", "6", "--width", "40", "--batch", "60",
+            "--format", "json", "--jobs", "1"]
+    r = CliRunner().invoke(cli, base + ["--seeds", "3", "--fail-on", "vanishing"], catch_exceptions=False)
+    doc = json.loads(r.stdout)
+    assert doc["seeds"]["n"] == 3
+    fired: list[dict[str, int]] = [{}, {}]
+    for s in range(3):
+        one = json.loads(CliRunner().invoke(cli, base + ["--seed", str(s)], catch_exceptions=False).stdout)
+        for i, row in enumerate(one["configs"]):
+            for k in row["warnings"]:
+                fired[i][k] = fired[i].get(k, 0) + 1
+    assert [row["seeds_fired"] for row in doc["configs"]] == fired
+    assert (r.exit_code == 3) == any(2 * f.get("vanishing", 0) > 3 for f in fired)
+    single = json.loads(CliRunner().invoke(cli, base, catch_exceptions=False).stdout)
+    assert "seeds" not in single and all("seeds_fired" not in row for row in single["configs"])
+
+
+def test_report_with_seeds_and_suggest(tmp_path) -> None:
+    out = tmp_path / "rep"
+    r = CliRunner().invoke(cli, ["report", "--act", "tanh", "--init", "normal:0.05", "--layers", "4", "--width", "30",
+                                 "--batch", "40", "--seeds", "3", "--suggest", "--out", str(out)],
+                           catch_exceptions=False)
+    assert r.exit_code == 0, r.output
+    md = (out / "report.md").read_text()
+    doc = json.loads((out / "report.json").read_text())
+    assert doc["seeds"]["n"] == 3 and doc["suggest"]["candidates"]
+    assert "--seeds 3 --suggest" in md and "## Suggested fixes (measured)" in md
+    assert f"vanishing (in {doc['seeds']['fired']['vanishing']}/3 seeds)" in md
+    best = doc["suggest"]["best"]
+    assert best and f"**Best:** `{best}`" in md

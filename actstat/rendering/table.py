@@ -393,7 +393,8 @@ def render_suggest(console: Console, sug: dict[str, Any]) -> None:
     """The ranked candidate fixes: each warned figure before -> after, better or worse."""
     console.print(f"\nSuggested fixes (each re-run with the same seeds; {sug['alarms_before']:g} alarms before, warned layers per seed):")
     if not sug["candidates"]:
-        console.print("  no candidate fix differs from the current setting")
+        console.print("  no warnings: nothing to fix" if not sug["kinds"]
+                      else "  no candidate fix differs from the current setting")
         return
     for r in sug["candidates"]:
         parts = []
