@@ -81,7 +81,7 @@ def test_table_output_has_a_row_per_layer_and_the_warnings() -> None:
     doc = probe_json([*SMALL, "--act", "tanh", "--init", "normal:0.01"])
     for row, L in zip(rows[1:], doc["layers"]):
         assert float(row[3]) == pytest.approx(L["std"], rel=5e-3)  # 3 significant digits
-    assert "vanishing" in r.stdout and "fix: use --init xavier for tanh" in r.stdout
+    assert "vanishing" in r.stdout and "fix: --init critical (sigma_w 1 makes tanh critical" in r.stdout
     assert "|h| > 0.99" in r.stdout and "thresholds:" in r.stdout
     assert "\x1b[" not in r.stdout
 
