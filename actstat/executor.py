@@ -334,6 +334,8 @@ def _run_dask(fn: Callable[..., Any], items: Sequence[Any], order: list[int], sh
                 client.cancel(futures, force=True)
             if type(e).__name__ == "KilledWorker":
                 raise ExecutorError(f"a task was lost with too many Dask workers ({e})") from None
+            if type(e).__name__ == "CancelledError" and isinstance(e, Exception):
+                raise ExecutorError("the Dask cluster cancelled a task (scheduler restarted or lost?)") from None
             raise
 
 

@@ -20,6 +20,10 @@ def _label(name: str) -> str:
     return label(name)
 
 
+def _is_integer(doc: dict[str, Any], name: str) -> bool:
+    return all(isinstance(t["params"][name], int) and not isinstance(t["params"][name], bool) for t in doc["trials"])
+
+
 def _axis_values(doc: dict[str, Any], name: str) -> tuple[np.ndarray, list[str] | None, bool]:
     """A searched option's values per trial as positions, the category names (lists) and log or not."""
     kinds = {d["name"]: d for st in doc["stages"] for d in st["space"]}
@@ -34,9 +38,13 @@ def _axis_values(doc: dict[str, Any], name: str) -> tuple[np.ndarray, list[str] 
     return np.array(vals, dtype=float), None, log
 
 
-def _set_axis(ax: Any, which: str, name: str, cats: list[str] | None, log: bool) -> None:
+def _set_axis(ax: Any, which: str, name: str, cats: list[str] | None, log: bool, integer: bool = False) -> None:
     set_scale, set_label, set_ticks = ((ax.set_xscale, ax.set_xlabel, ax.set_xticks) if which == "x"
                                        else (ax.set_yscale, ax.set_ylabel, ax.set_yticks))
+    if integer and cats is None and not log:
+        from matplotlib.ticker import MaxNLocator
+
+        (ax.xaxis if which == "x" else ax.yaxis).set_major_locator(MaxNLocator(integer=True))
     if log:
         set_scale("log")
     if cats is not None:
@@ -87,11 +95,11 @@ def search_figure(doc: dict[str, Any]) -> Any:
             ax.scatter(x[stopped], yy, marker="x", color="tab:red", s=22, label="stopped early (exploded)")
         ax.scatter(x[best], y[best] if b is not None else acc[best], marker="*", s=190, facecolors="none",
                    edgecolors="red", linewidths=1.4, label=f"best {len(best)}")
-        _set_axis(ax, "x", a, xcats, xlog)
+        _set_axis(ax, "x", a, xcats, xlog, _is_integer(doc, a))
         if b is None:
             ax.set_ylabel("validation accuracy")
         else:
-            _set_axis(ax, "y", b, ycats, ylog)
+            _set_axis(ax, "y", b, ycats, ylog, _is_integer(doc, b))
         ax.legend(fontsize=7, loc="best")
     if img is not None:
         cb = fig.colorbar(img, ax=[ax for ax in axes.flat[:len(pairs)]], shrink=0.9)
