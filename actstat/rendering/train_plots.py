@@ -285,7 +285,33 @@ def compare_train_figure(doc: dict[str, Any]) -> Any:
         _step_axis(ax, all_steps if all_steps.size else np.zeros(1), log)
     ax_loss.legend(fontsize="small", loc="best")
     d = doc.get("data") or {}
+    shared = _shared_options(doc.get("configs") or [])
     fig.suptitle(doc.get("title") or f"actstat compare --train: {len(curves)} runs on {d.get('name', '?')}"
-                 f" ({d.get('train', '?')} training examples), seed {doc.get('seed')}", fontsize=10)
+                 f" ({d.get('train', '?')} training examples), seed {doc.get('seed')}"
+                 + (f"\nevery run: {shared}" if shared else ""), fontsize=10)
     fig.tight_layout()
     return fig
+
+
+def _shared_options(rows: list[dict[str, Any]]) -> str:
+    """The options every run of a compare-train document has in common, as one phrase."""
+    if not rows:
+        return ""
+
+    def same(k: str) -> bool:
+        return len({str(r.get(k)) for r in rows}) == 1
+
+    parts = []
+    if same("layers") and same("width"):
+        parts.append(f"{rows[0]['layers']} x {rows[0]['width']}")
+    for k, name in (("act", ""), ("init", "init "), ("optimizer", ""), ("lr", "lr "), ("weight_decay", "weight decay "),
+                    ("dropout", "dropout "), ("batchnorm", "")):
+        if same(k):
+            v = rows[0].get(k)
+            if k == "batchnorm":
+                parts.append("batch norm" if v else "")
+            elif k in ("weight_decay", "dropout") and not v:
+                continue
+            else:
+                parts.append(f"{name}{v:g}" if isinstance(v, float) else f"{name}{v}")
+    return ", ".join(p for p in parts if p)
