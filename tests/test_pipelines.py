@@ -481,3 +481,66 @@ def test_no_color_means_no_ansi_codes_even_bold(monkeypatch) -> None:
     assert "\x1b[" not in on_terminal(render_probe_table, doc, 100, monkeypatch)  # conftest sets NO_COLOR
     styled = on_terminal(render_probe_table, doc, 100, monkeypatch, color=True)
     assert "\x1b[1m" in styled and "\x1b[1;31m" in styled  # a terminal without NO_COLOR: bold heads, red kinds
+
+
+# --- options and docs that agree ------------------------------------------------------------------
+
+
+def test_markdown_warnings_grouped_like_the_table() -> None:
+    import re
+
+    args = [*SMALL, "--act", "relu", "--init", "xavier", "--layers", "6", "--grad"]
+    doc = probe_json(*args)
+    out = run("probe", *args, "--format", "markdown").stdout
+    heads = re.findall(r"^- \*\*(\w+)\*\* \((layers? [\d, -]+|input)\): value ([^,]+), threshold (\S+)$", out, re.M)
+    groups: dict[tuple[str, str], list[dict]] = {}
+    for w in doc["warnings"]:
+        groups.setdefault((w["kind"], w.get("rule", "")), []).append(w)
+    assert len(heads) == len(groups)  # one entry per kind and rule, not one per layer
+    for (kind, where, span, _), ws in zip(heads, groups.values()):
+        assert kind == ws[0]["kind"]
+        layers = sorted(w["layer"] for w in ws)
+        assert where.split()[-1].split("-")[0].rstrip(",") == ("input" if layers == [0] else str(layers[0]))
+        lo, _, hi = span.partition(" to ")
+        assert float(lo) == pytest.approx(min(w["value"] for w in ws), rel=5e-3)
+    fixes = re.findall(r"^  - \*\*Fix:\*\* (.*)$", out, re.M)
+    assert len(fixes) == len(groups)
+    assert "zig-zag Fix" not in out and not re.search(r"\w Fix:", out)  # never run together with the message
+
+
+def test_format_toml_keys_and_widths_suggest_or_refuse(tmp_path: Path) -> None:
+    r = run("probe", "--format", "jsn", code=2)
+    assert "Did you mean 'json'?" in r.stderr and r.stderr.count("\n") == 1
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('actt = "tanh"\n')
+    assert "unknown key 'actt' for 'actstat probe'. Did you mean 'act'?" in run("probe", "--config", str(cfg),
+                                                                                 code=2).stderr
+    cfg.write_text("bias_stdd = 0.1\n")
+    assert "Did you mean 'bias-std'?" in run("compare", "--config", str(cfg), code=2).stderr
+    for bad in ("10,,20", "10,20,", ",10"):
+        r = run("probe", "--widths", bad, code=2)
+        assert "an empty width between commas" in r.stderr, bad
+    assert probe_json("--widths", "10,20", "--batch", "8")["config"]["widths"] == [10, 20]
+
+
+def test_compare_reads_widths_from_the_command_line_and_a_config(tmp_path: Path) -> None:
+    doc = compare_json("--widths", "12,8,4", "--act", "tanh,relu", "--batch", "16")
+    assert [len(c["std"]) for c in doc["curves"]] == [3, 3]
+    assert all(r["layers"] == 3 for r in doc["configs"])
+    cfg = tmp_path / "m.toml"
+    cfg.write_text('act = "tanh"\nlayers = 3\nwidths = [12, 8, 4]\nbatch = 16\n')
+    again = compare_json("--config", str(cfg), "--act", "tanh,relu")
+    assert again["curves"] == doc["curves"]
+    assert "not both" in run("compare", "--widths", "4,4", "--width", "4", code=2).stderr
+    assert "--widths has 2 entries but --layers is 3" in run("compare", "--widths", "4,4", "--layers", "3",
+                                                             code=2).stderr
+
+
+def test_every_picture_option_says_what_it_wrote(tmp_path: Path) -> None:
+    h, p, c, d = (tmp_path / n for n in ("h.png", "p.png", "c.png", "d.png"))
+    r = run("probe", *SMALL, "--hist", str(h), "--plot", str(p), "--format", "json")
+    assert r.stderr.splitlines() == [f"wrote {h}", f"wrote {p}"] and json.loads(r.stdout)
+    assert run("compare", *SMALL, "--act", "tanh,relu", "--plot", str(c)).stderr.splitlines() == [f"wrote {c}"]
+    r = run("theory", "--phase-diagram", str(d), "--format", "json")
+    assert r.stderr.splitlines() == [f"wrote {d}"] and json.loads(r.stdout)["act"] == "tanh"
+    assert all(f.stat().st_size > 0 for f in (h, p, c, d))

@@ -70,8 +70,10 @@ def draw_pictures(doc: dict[str, Any], pictures: dict[str, str], dpi: int) -> No
 
     if "hist" in pictures:
         save_figure(hist_figure(doc, gradients=True)[0], pictures["hist"], dpi)
+        click.echo(f"wrote {pictures['hist']}", err=True)
     if "plot" in pictures:
         save_figure(plot_figure(doc), pictures["plot"], dpi)
+        click.echo(f"wrote {pictures['plot']}", err=True)
 
 
 def user_input(cfg: Any, batch_given: bool) -> tuple[Any, Any]:

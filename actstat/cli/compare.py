@@ -10,7 +10,7 @@ from .app import CONTEXT, EXIT_FAIL_ON, cli, core_errors
 from .common import _input_kinds, check_grad_options, emit, progress_bar, replace_cfg, user_input
 from .executing import executor_options, resolve_executor
 from .options import (
-    InputType, ListOf, NameSpec, _act_lookup, _init_lookup, _with_options, build_config, config_option, grad_options,
+    Choice, InputType, ListOf, NameSpec, WidthsType, _act_lookup, _init_lookup, _with_options, build_config, config_option, grad_options,
     parse_fail_on, seeds_option_list, stats_options,
 )
 
@@ -22,12 +22,14 @@ COMPARE_GRID = [
                  help="Initialisers to compare.  [default: he]"),
     click.option("--layers", type=ListOf(click.IntRange(min=1)), multiple=True, help="Depths.  [default: 10]"),
     click.option("--width", type=ListOf(click.IntRange(min=1)), multiple=True, help="Widths.  [default: 500]"),
+    click.option("--widths", type=WidthsType(), default=None,
+                 help="Per-layer widths for every configuration: 500,250,100 or 500x10 (not with --width)."),
     click.option("--dropout", type=ListOf(click.FloatRange(0, 1, max_open=True)), multiple=True,
                  help="Dropout probabilities.  [default: 0]"),
     click.option("--bias-std", type=ListOf(click.FloatRange(min=0)), multiple=True, help="Bias stds.  [default: 0]"),
     click.option("--gain", type=ListOf(click.FloatRange(min=0, min_open=True)), multiple=True,
                  help="Init gains.  [default: 1]"),
-    click.option("--dtype", type=ListOf(click.Choice(["float64", "float32"])), multiple=True,
+    click.option("--dtype", type=ListOf(Choice(["float64", "float32"])), multiple=True,
                  help="Precisions.  [default: float64]"),
     click.option("--batchnorm", is_flag=True, help="Batch norm in every configuration."),
     click.option("--batchnorm-both", is_flag=True, help="Every configuration with and without batch norm."),
@@ -42,10 +44,10 @@ COMPARE_GRID = [
                  help="Input dimension.  [default: the first width]"),
     click.option("--batch", type=click.IntRange(min=1), default=None,
                  help="Examples in the probe batch.  [default: 1000, or every row of an --input file]"),
-    click.option("--dropout-mode", type=click.Choice(["inverted", "classic"]), default="inverted", show_default=True),
+    click.option("--dropout-mode", type=Choice(["inverted", "classic"]), default="inverted", show_default=True),
     click.option("--input", "input_kind", type=InputType(), default="normal", show_default=True,
                  help="normal, uniform, positive, or a .npy/.csv/.tsv file, or - (CSV on stdin)."),
-    click.option("--preprocess", type=click.Choice(["none", "center", "standardize", "minmax"]), default="none",
+    click.option("--preprocess", type=Choice(["none", "center", "standardize", "minmax"]), default="none",
                  show_default=True),
     click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True,
                  help="One seed for every configuration: the same input batch for all."),
@@ -86,10 +88,18 @@ def compare(fmt: str, no_headers: bool, fail_on: str | None, jobs: int | None, c
         raise click.UsageError("--log needs --plot")
     grid = {k: [v for vs in kw.pop(k) for v in vs] for k in
             ("act", "init", "layers", "width", "dropout", "bias_std", "gain", "dtype")}
+    widths = kw.pop("widths")
+    if widths is not None:  # one per-layer spec for every configuration (the layers follow from it)
+        if grid["width"]:
+            raise click.UsageError("give --width or --widths, not both")
+        if any(n != len(widths) for n in grid["layers"]):
+            raise click.UsageError(f"--widths has {len(widths)} entries but --layers is "
+                                   + ",".join(map(str, grid["layers"])))
+        grid["layers"] = []
     both = kw.pop("batchnorm_both")
     bn = kw.pop("batchnorm")
     grid["batchnorm"] = [False, True] if both else [bn]
-    base_kw = {**kw, "layers": None, "width": None, "widths": None, "act": "relu", "init": "he", "gain": 1.0,
+    base_kw = {**kw, "layers": None, "width": None, "widths": widths, "act": "relu", "init": "he", "gain": 1.0,
                "bias_std": 0.0, "dropout": 0.0, "dtype": "float64", "batchnorm": False}
     batch_given = kw["batch"] is not None
     base = build_config(base_kw)
@@ -112,6 +122,7 @@ def compare(fmt: str, no_headers: bool, fail_on: str | None, jobs: int | None, c
             from ..rendering.figures import save_figure
 
             save_figure(compare_figure(doc, log_scale), plot_path, dpi or 100)
+            click.echo(f"wrote {plot_path}", err=True)
     emit(doc, fmt, no_headers, "compare")
     if seeds > 1:  # a kind that fired in more than half of a configuration's seeds (actstat.seeds.FAIL_RULE)
         failed = any(2 * r["seeds_fired"].get(k, 0) > seeds for r in doc["configs"] for k in fail_kinds)

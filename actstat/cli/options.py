@@ -41,6 +41,21 @@ def _init_lookup(s: str) -> Any:
     return get_initializer(s)
 
 
+def did_you_mean(word: str, valid: Any) -> str:
+    """' Did you mean 'x'?' for the closest valid name, or ''."""
+    import difflib
+
+    close = difflib.get_close_matches(str(word).lower(), [str(v) for v in valid], n=1, cutoff=0.6)
+    return f" Did you mean '{close[0]}'?" if close else ""
+
+
+class Choice(click.Choice):
+    """click.Choice whose error names the closest valid choice, like the init and activation names."""
+
+    def get_invalid_choice_message(self, value: Any, ctx: click.Context | None) -> str:
+        return super().get_invalid_choice_message(value, ctx).rstrip() + did_you_mean(value, self.choices)
+
+
 class WidthsType(click.ParamType):
     """``500,250,100`` or ``500x10`` (ten layers of 500)."""
 
@@ -55,7 +70,10 @@ class WidthsType(click.ParamType):
                 w, _, n = text.partition("x")
                 widths = (int(w),) * int(n)
             else:
-                widths = tuple(int(p) for p in text.split(",") if p.strip() != "")
+                parts = text.split(",")
+                if len(parts) > 1 and any(p.strip() == "" for p in parts):  # 10,,20 or 10,20, : a typo
+                    self.fail(f"'{value}': an empty width between commas", param, ctx)
+                widths = tuple(int(p) for p in parts)
         except ValueError:
             self.fail(f"'{value}' is not a list of widths like 500,250,100 or 500x10", param, ctx)
         if not widths or any(w < 1 for w in widths):
@@ -156,7 +174,9 @@ def _load_config(ctx: click.Context, param: click.Parameter, value: str | None) 
     for key, v in data.items():
         p = by_key.get(key.replace("-", "_"))
         if p is None or p.name in ("config",):
-            raise click.BadParameter(f"{value}: unknown key '{key}' for 'actstat {ctx.command.name}'", ctx, param)
+            hint = did_you_mean(key.replace("-", "_"), [k for k in by_key if k != "config"]).replace("_", "-")
+            raise click.BadParameter(f"{value}: unknown key '{key}' for 'actstat {ctx.command.name}'.{hint}",
+                                     ctx, param)
         if isinstance(v, dict):  # threshold = {saturation = 0.5}
             v = [f"{k}={x}" for k, x in v.items()]
         if isinstance(v, list) and not getattr(p, "multiple", False):
@@ -231,19 +251,19 @@ def network_option_list(force: bool = True) -> list[Callable[..., Any]]:
         click.option("--batchnorm", is_flag=True, help="FC -> batch norm (training mode) -> activation."),
         click.option("--dropout", type=float, default=0.0, show_default=True,
                      help="Drop probability p after each activation."),
-        click.option("--dropout-mode", type=click.Choice(["inverted", "classic"]), default="inverted",
+        click.option("--dropout-mode", type=Choice(["inverted", "classic"]), default="inverted",
                      show_default=True,
                      help="inverted: kept units scaled by 1/(1-p) now (modern frameworks); classic: no scaling"
                      " now, the lecture's (1-p) at test time."),
         click.option("--input", "input_kind", type=InputType(), default="normal", show_default=True,
                      help="Random input normal N(0,1), uniform U(-1,1) or positive U[0,1); or your data: a .npy,"
                      " .csv or .tsv file (rows = examples, header row auto-detected), or - for CSV on stdin."),
-        click.option("--preprocess", type=click.Choice(["none", "center", "standardize", "minmax"]),
+        click.option("--preprocess", type=Choice(["none", "center", "standardize", "minmax"]),
                      default="none", show_default=True,
                      help="Per-feature input preprocessing (none keeps a raw-scale problem visible)."),
         click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True,
                      help="Seed of every random draw."),
-        click.option("--dtype", type=click.Choice(["float64", "float32"]), default="float64", show_default=True),
+        click.option("--dtype", type=Choice(["float64", "float32"]), default="float64", show_default=True),
     ]
     if force:
         opts.append(click.option("--force", is_flag=True,
@@ -304,7 +324,7 @@ def grad_options(f: Callable[..., Any]) -> Callable[..., Any]:
     opts = [
         click.option("--grad", is_flag=True,
                      help="Also run a backward pass and report per-layer gradients (same seed, same weights)."),
-        click.option("--loss", type=click.Choice(["softmax", "mse", "random"]), default="softmax", show_default=True,
+        click.option("--loss", type=Choice(["softmax", "mse", "random"]), default="softmax", show_default=True,
                      help="What starts the backward pass. softmax (default, as the lectures' SoftmaxWithLoss):"
                      " an output layer of --classes units with the same --init, cross-entropy against random"
                      " labels; mse: 0.5*mean ||h_L - y||^2, y ~ N(0,1); random: dL/dh_L ~ N(0,1)/batch,"
@@ -324,7 +344,7 @@ def grad_options(f: Callable[..., Any]) -> Callable[..., Any]:
 
 def format_options() -> list[Callable[..., Any]]:
     return [
-        click.option("fmt", "-f", "--format", type=click.Choice(FORMATS), default="table", show_default=True,
+        click.option("fmt", "-f", "--format", type=Choice(FORMATS), default="table", show_default=True,
                      envvar="ACTSTAT_FORMAT",
                      help="Output format on stdout: a table, one JSON document, NDJSON (one object per row and"
                      " per warning), CSV/TSV (one row per layer), or a Markdown table."),

@@ -66,4 +66,5 @@ def theory(act: str, sigma_w: float | None, sigma_b: float, layers: int, q0: flo
             from ..rendering.phase import phase_figure
 
             save_figure(phase_figure(a, doc), pictures["diagram"], dpi or 100)
+            click.echo(f"wrote {pictures['diagram']}", err=True)
     emit(doc, fmt, no_headers, "theory")

@@ -154,16 +154,50 @@ def markdown_table(rows: Sequence[dict[str, Any]], cols: Sequence[str], headers:
     return "\n".join(lines) + "\n"
 
 
+def _ranges(layers: Sequence[int]) -> str:
+    """[1, 2, 3, 7] -> '1-3, 7' (as the table writes them)."""
+    out: list[list[int]] = []
+    for v in sorted(set(layers)):
+        if out and v == out[-1][-1] + 1:
+            out[-1].append(v)
+        else:
+            out.append([v])
+    return ", ".join(str(r[0]) if len(r) == 1 else f"{r[0]}-{r[-1]}" for r in out)
+
+
+def _sentence(text: str) -> str:
+    text = str(text).strip()
+    return text if not text or text[-1] in ".!?)" else text + "."
+
+
 def markdown_warnings(warnings: Sequence[dict[str, Any]]) -> str:
+    """Grouped as the table groups them: one entry per kind and rule (per configuration in compare,
+    per step in training), with its layers, the value range, the threshold, and the message and the
+    fix of its first warning as sub-items."""
     if not warnings:
         return "No warnings.\n"
-    lines = []
+    groups: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
     for w in warnings:
-        where = "input" if w.get("layer") == 0 else f"layer {w.get('layer')}"
-        if "config" in w:
-            where = f"{w['config']}, {where}"
-        lines.append(f"- **{w['kind']}** ({where}): value {_md_num(w.get('value'))}, threshold"
-                     f" {_md_num(w.get('threshold'))}. {w['message']} Fix: {w['hint']}")
+        groups.setdefault((w.get("config"), w.get("step"), w["kind"], w.get("rule", "")), []).append(w)
+    lines = []
+    for (config, step, kind, _), ws in groups.items():
+        layers = [w["layer"] for w in ws if isinstance(w.get("layer"), int)]
+        where = [] if config is None else [str(config)]
+        if step is not None:
+            where.append(f"step {step}")
+        if layers:
+            where.append("input" if layers == [0] else f"layer{'s' if len(set(layers)) > 1 else ''} {_ranges(layers)}")
+        vals = [v for v in (clean(w.get("value")) for w in ws) if v is not None]
+        span = "inf/NaN" if not vals else _md_num(min(vals)) if min(vals) == max(vals) else \
+            f"{_md_num(min(vals))} to {_md_num(max(vals))}"
+        head = f"- **{kind}**" + (f" ({', '.join(where)})" if where else "") + f": value {span}"
+        if ws[0].get("threshold") is not None:
+            head += f", threshold {_md_num(ws[0]['threshold'])}"
+        lines.append(head)
+        if ws[0].get("message"):
+            lines.append(f"  - {_sentence(ws[0]['message'])}")
+        if ws[0].get("hint"):
+            lines.append(f"  - **Fix:** {_sentence(ws[0]['hint'])}")
     return "\n".join(lines) + "\n"
 
 
