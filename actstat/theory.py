@@ -20,6 +20,7 @@ Gauss-Hermite quadrature is visibly wrong for saturating activations at large q 
 from __future__ import annotations
 
 import functools
+import itertools
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -296,7 +297,7 @@ def _theta_panels(c: float) -> tuple[Array, Array]:
     nodes, weights = [], []
     frac = np.geomspace(THETA_FINEST, 0.5, THETA_PANELS)
     frac = np.concatenate([[0.0], frac[:-1], [0.5], 1.0 - frac[-2::-1], [1.0]])
-    for a, b in zip(cuts_a[:-1], cuts_a[1:]):
+    for a, b in itertools.pairwise(cuts_a):
         if b - a < 1e-15:
             continue
         e = a + (b - a) * frac
@@ -637,7 +638,8 @@ def _ranges(layers: Sequence[int]) -> str:
             runs[-1].append(x)
         else:
             runs.append([x])
-    return ", ".join(str(r[0]) if len(r) == 1 else f"{r[0]}-{r[-1]}" for r in runs)
+    text = ", ".join(str(r[0]) if len(r) == 1 else f"{r[0]}-{r[-1]}" for r in runs)
+    return ("layer " if len(layers) == 1 else "layers ") + text
 
 
 def _notes(pred: Sequence[TheoryLayer], verdicts: Sequence[Verdict], widths: Sequence[int],
@@ -654,7 +656,8 @@ def _notes(pred: Sequence[TheoryLayer], verdicts: Sequence[Verdict], widths: Seq
     for reason in dict.fromkeys(v.reason for v in verdicts if v.reason):
         layers = [l + 1 for l, v in enumerate(verdicts) if v.reason == reason]
         v = verdicts[layers[-1] - 1]
-        notes.append(f"theory: layers {_ranges(layers)} part from the prediction by more than the expected"
+        verb = "parts" if len(layers) == 1 else "part"
+        notes.append(f"theory: {_ranges(layers)} {verb} from the prediction by more than the expected"
                      f" finite-width fluctuation (layer {layers[-1]}: measured std / predicted {v.ratio:.3g},"
                      f" allowed x/÷ {v.tolerance:.3g}); likely reason: {why[reason]}")
     loose = [l + 1 for l, v in enumerate(verdicts) if v.agrees and v.tolerance > LOOSE_FACTOR]
@@ -666,7 +669,8 @@ def _notes(pred: Sequence[TheoryLayer], verdicts: Sequence[Verdict], widths: Seq
                  " a finite network's fluctuations do not shrink with it" if ordered else
                  f"finite {width}: fluctuations add up over layers where the variance map is close to linear"
                  " (chi near 1)")
-        notes.append(f"theory: layers {_ranges(loose)} agree only loosely: the expected fluctuation around the"
+        verb = "agrees" if len(loose) == 1 else "agree"
+        notes.append(f"theory: {_ranges(loose)} {verb} only loosely: the expected fluctuation around the"
                      f" prediction reaches x/÷ {v.tolerance:.3g} by layer {last} (measured std / predicted"
                      f" {v.ratio:.3g}); likely reason: {cause}; the mean field is exact only as the width grows")
     return notes

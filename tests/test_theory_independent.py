@@ -16,7 +16,13 @@ from actstat.activations import get_activation
 from actstat.cli import cli
 from actstat.probe import ProbeConfig, run_probe
 from actstat.theory import (
-    analyse, chi1, correlation_fixed_point, correlation_map, critical_sigma_w, finite_width_bands, fixed_point,
+    analyse,
+    chi1,
+    correlation_fixed_point,
+    correlation_map,
+    critical_sigma_w,
+    finite_width_bands,
+    fixed_point,
     variance_map,
 )
 
@@ -268,8 +274,8 @@ def test_band_matches_the_seed_spread_where_its_bound_is_reached() -> None:
     fluctuation itself. Its sd of ln(std) over 40 seeds lies within 30% of the rule's at every depth."""
     x = np.tile(np.random.default_rng(0).standard_normal((1, 64)), (2, 1))
     q0 = float(np.mean(x * x))
-    cfg = dict(widths=(64,) * 10, input_dim=64, batch=2, act="relu", init="he")
-    logs, docs, act = _spread(cfg, 40, x)
+    cfg = {"widths": (64,) * 10, "input_dim": 64, "batch": 2, "act": "relu", "init": "he"}
+    logs, _, act = _spread(cfg, 40, x)
     bands = _band(act, math.sqrt(2), (64,) * 11, q0)
     for l in (0, 3, 6, 9):
         assert logs[:, l].std() == pytest.approx(bands[l].sd_ln_std, rel=0.3), l
@@ -281,8 +287,8 @@ def test_band_bounds_the_seed_spread_and_no_layer_parts(act: str, init: str, wid
                                                        seeds: int) -> None:
     """Random inputs: every layer agrees at every seed, and the spread over seeds stays inside the rule's
     sd (an upper bound); for ReLU, whose units share a large mean, the bound is close to the truth."""
-    cfg = dict(widths=(width,) * depth, batch=20, act=act, init=init)
-    logs, docs, a = _spread(cfg, seeds, None)
+    cfg = {"widths": (width,) * depth, "batch": 20, "act": act, "init": init}
+    logs, docs, _ = _spread(cfg, seeds, None)
     sd_rule = [(math.log(L["theory"]["tolerance"]) - 0.01) / 3 for L in docs[0]["layers"]]
     for doc in docs:
         assert all(L["theory"]["agrees"] for L in doc["layers"])
