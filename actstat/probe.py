@@ -326,10 +326,11 @@ def attach_theory(cfg: ProbeConfig, spec: NetworkSpec, x: Array, results: list[L
         if cfg.grad:
             r.theory["grad_scale"] = t.grad_scale
         r.theory |= {"agrees": v.agrees, "tolerance": v.tolerance, "reason": v.reason}
-    return [f"theory: infinite-width mean-field prediction (q0 = {q0:.4g}, the inputs' mean square;"
+    head = (f"theory: infinite-width mean-field prediction (q0 = {q0:.4g}, the inputs' mean square;"
             f" sigma_w = {sigma_w[0]:.4g}{' (first layer)' if len(set(sigma_w)) > 1 else ''}, sigma_b ="
             f" {spec.bias_std:g}); a layer agrees within 3 sigma of the fluctuation expected at its"
-            " width (theory.agrees, theory.tolerance: the factor allowed either way on the std)"] + parted
+            " width (theory.agrees, theory.tolerance: the factor allowed either way on the std)")
+    return [head, *parted]
 
 
 def _grad_dict(g: GradStats) -> dict[str, Any]:
