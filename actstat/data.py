@@ -9,12 +9,13 @@ from __future__ import annotations
 import io
 import math
 import os
+import sys
 from pathlib import Path
 from typing import IO
 
 import numpy as np
 
-from .errors import DataError
+from .errors import DataError, MemoryLimitError
 
 Array = np.ndarray
 
@@ -27,52 +28,109 @@ PREPROCESS = {
 SUFFIXES = (".npy", ".csv", ".tsv", ".txt")
 
 
-def load_input(source: str, stdin: IO[str] | None = None) -> Array:
-    """A (rows, features) float64 array from ``source``: a path (.npy, .csv, .tsv/.txt) or '-' (CSV on stdin)."""
+def load_input(source: str, stdin: IO[str] | None = None, force: bool = False) -> Array:
+    """A (rows, features) float64 array from ``source``: a path (.npy, .csv, .tsv/.txt) or '-' (CSV on stdin).
+
+    Nothing is read whole: a .npy's declared shape is checked against the file's size and the memory
+    available before its data is touched (then mapped, not read), and delimited text is parsed row by
+    row into an array that grows only while memory allows (``force`` skips the memory checks)."""
     if source == "-":
-        text = (stdin if stdin is not None else __import__("sys").stdin).read()
-        return parse_delimited(text, "<stdin>", ",")
+        fh = stdin if stdin is not None else sys.stdin
+        if fh is None or fh.closed:
+            raise DataError("--input -: standard input is closed")
+        return _read_delimited(fh, "<stdin>", ",", force)
     path = Path(source)
     if not path.is_file():
         raise DataError(f"{source}: no such file")
     suffix = path.suffix.lower()
     if suffix == ".npy":
-        return load_npy(path)
+        return load_npy(path, force)
     if suffix not in SUFFIXES:
         raise DataError(f"{source}: unknown data type '{suffix}'; use .npy, .csv or .tsv")
     try:
-        text = path.read_text(encoding="utf-8-sig")
+        with open(path, encoding="utf-8-sig", newline="") as fh:
+            return _read_delimited(fh, source, "\t" if suffix in (".tsv", ".txt") else ",", force)
     except UnicodeDecodeError as e:
-        raise DataError(f"{source}: not a text file ({e.reason} at byte {e.start})") from None
+        raise DataError(f"{source}: not a text file ({e.reason} at byte {_bad_utf8_offset(path)})") from None
     except OSError as e:
         raise DataError(f"{source}: cannot read ({e.strerror})") from None
-    return parse_delimited(text, source, "\t" if suffix in (".tsv", ".txt") else ",")
 
 
-def load_npy(path: Path) -> Array:
+def _bad_utf8_offset(path: Path) -> int | str:
+    """The file offset of the first byte that is not UTF-8 (the decoder's own offset is per block)."""
+    import codecs
+
+    dec = codecs.getincrementaldecoder("utf-8-sig")()
+    offset = 0
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            pending = len(dec.getstate()[0])
+            try:
+                dec.decode(chunk)
+            except UnicodeDecodeError as e:
+                return offset - pending + e.start
+            offset += len(chunk)
+    return "?"
+
+
+def check_room(name: str, need: int, force: bool) -> None:
+    """MemoryLimitError when ``need`` bytes exceed 80% of the memory available (as the probe's guard)."""
+    if force:
+        return
+    from .probe import _gib, available_memory  # (probe imports this module)
+
+    have = available_memory()
+    if have is not None and need > 0.8 * have:
+        raise MemoryLimitError(f"{name}: reading it needs about {_gib(need)} of memory and {_gib(have)} is"
+                               " available; use a smaller file, or --force to try anyway")
+
+
+def _npy_header(fh: IO[bytes], path: Path) -> tuple[tuple[int, ...], bool, np.dtype]:
+    fmt = np.lib.format
+    try:
+        version = fmt.read_magic(fh)
+        if version == (1, 0):
+            return fmt.read_array_header_1_0(fh)
+        if version == (2, 0):
+            return fmt.read_array_header_2_0(fh)
+        return fmt._read_array_header(fh, version)  # (3.0: no public reader)
+    except (ValueError, SyntaxError, EOFError, AttributeError) as e:
+        raise DataError(f"{path}: not a readable .npy file ({e})") from None
+
+
+def load_npy(path: Path, force: bool = False) -> Array:
     """A 2-D numeric .npy; never unpickles (allow_pickle=False), so object arrays are refused."""
     try:
         with open(path, "rb") as fh:
             if fh.read(6) != b"\x93NUMPY":
                 raise DataError(f"{path}: not a .npy file (no NumPy header)")
-        a = np.load(path, allow_pickle=False)
-    except ValueError as e:
-        if "pickle" in str(e).lower() or "object" in str(e).lower():
-            raise DataError(f"{path}: holds Python objects (a pickled object array); actstat never unpickles"
-                            " data, save a numeric array instead") from None
-        raise DataError(f"{path}: not a readable .npy file ({e})") from None
-    except (OSError, EOFError) as e:
-        raise DataError(f"{path}: not a readable .npy file ({e})") from None
-    if not isinstance(a, np.ndarray):
-        raise DataError(f"{path}: not a single array")
-    if a.dtype.kind not in "biuf":
-        raise DataError(f"{path}: dtype {a.dtype} is not numeric")
-    if a.ndim != 2:
-        raise DataError(f"{path}: a {a.ndim}-D array of shape {a.shape}; expected 2-D (rows = examples,"
+            fh.seek(0)
+            shape, _, dtype = _npy_header(fh, path)
+            offset = fh.tell()
+        size = os.path.getsize(path)
+    except OSError as e:
+        raise DataError(f"{path}: not a readable .npy file ({e.strerror})") from None
+    if dtype.hasobject:
+        raise DataError(f"{path}: holds Python objects (a pickled object array); actstat never unpickles"
+                        " data, save a numeric array instead")
+    if dtype.kind not in "biuf":
+        raise DataError(f"{path}: dtype {dtype} is not numeric")
+    if len(shape) != 2:
+        raise DataError(f"{path}: a {len(shape)}-D array of shape {shape}; expected 2-D (rows = examples,"
                         " columns = features)")
-    if a.size == 0:
-        raise DataError(f"{path}: empty array of shape {a.shape}")
-    a = a.astype(np.float64)
+    n = shape[0] * shape[1]
+    if n == 0:
+        raise DataError(f"{path}: empty array of shape {shape}")
+    declared = n * dtype.itemsize
+    if size - offset < declared:
+        raise DataError(f"{path}: truncated: its header declares shape {shape} ({declared} bytes of data)"
+                        f" but the file holds {max(size - offset, 0)}")
+    check_room(str(path), 9 * n, force)  # the float64 copy and a finiteness mask
+    try:
+        a = np.load(path, mmap_mode="r", allow_pickle=False)
+        a = np.array(a, dtype=np.float64)  # (the mapped file is read once, into the copy)
+    except (ValueError, OSError, EOFError) as e:
+        raise DataError(f"{path}: not a readable .npy file ({e})") from None
     bad = ~np.isfinite(a)
     if bad.any():
         r, c = np.argwhere(bad)[0]
@@ -89,30 +147,51 @@ def _number(cell: str) -> float | None:
 
 def parse_delimited(text: str, name: str, delimiter: str) -> Array:
     """CSV/TSV text to (rows, features). A first row with a non-numeric cell is a header."""
+    return _read_delimited(io.StringIO(text), name, delimiter, force=True)
+
+
+def _read_delimited(fh: IO[str], name: str, delimiter: str, force: bool) -> Array:
+    """Rows of ``fh`` (CSV/TSV) parsed one at a time into a float64 array that doubles as it fills, each
+    growth checked against the memory available. A first row with a non-numeric cell is a header."""
     import csv  # (only when there is text to parse)
 
-    rows = list(csv.reader(io.StringIO(text), delimiter=delimiter))
-    numbered = [(i + 1, r) for i, r in enumerate(rows) if any(c.strip() for c in r)]
-    if not numbered:
-        raise DataError(f"{name}: empty: no data rows")
-    first_line, first = numbered[0]
-    if any(_number(c) is None for c in first):
-        numbered = numbered[1:]  # a header row
-        if not numbered:
-            raise DataError(f"{name}: only a header row, no data rows")
-    width = len(numbered[0][1])
-    data = np.empty((len(numbered), width))
-    for i, (line, row) in enumerate(numbered):
+    data: Array | None = None
+    n = width = 0
+    first_line = 0
+    header_possible, saw_header = True, False
+    for line, row in enumerate(csv.reader(fh, delimiter=delimiter), start=1):
+        if not any(c.strip() for c in row):
+            continue
+        try:
+            vals = [float(c) for c in row]
+        except ValueError:
+            if header_possible:  # a header row
+                header_possible, saw_header = False, True
+                continue
+            vals = []
+        header_possible = False
+        if data is None:
+            width, first_line = len(row), line
+            data = np.empty((max(1, min(1024, (1 << 20) // (8 * width))), width))
         if len(row) != width:
             raise DataError(f"{name}: line {line} has {len(row)} columns, expected {width} (as line"
-                            f" {numbered[0][0]})")
-        for j, cell in enumerate(row):
-            v = _number(cell)
-            if v is None:
-                raise DataError(f"{name}: line {line}, column {j + 1}: '{cell.strip()}' is not a number")
-            if not math.isfinite(v):
-                raise DataError(f"{name}: line {line}, column {j + 1}: '{cell.strip()}' is not a finite number")
-            data[i, j] = v
+                            f" {first_line})")
+        if len(vals) != width or not math.isfinite(sum(vals)):  # (inf or nan somewhere, or a sum past the limits)
+            for j, cell in enumerate(row):
+                v = _number(cell)
+                if v is None:
+                    raise DataError(f"{name}: line {line}, column {j + 1}: '{cell.strip()}' is not a number")
+                if not math.isfinite(v):
+                    raise DataError(f"{name}: line {line}, column {j + 1}: '{cell.strip()}' is not a finite"
+                                    " number")
+        if n == data.shape[0]:
+            check_room(name, 2 * data.nbytes, force)  # (at worst realloc holds the old and the doubled array)
+            data.resize((2 * n, width), refcheck=False)  # realloc: large blocks grow by remapping, not copying
+        data[n] = vals
+        n += 1
+    if data is None:
+        raise DataError(f"{name}: only a header row, no data rows" if saw_header else f"{name}: empty: no data rows")
+    data.resize((n, width), refcheck=False)
     return data
 
 

@@ -257,3 +257,17 @@ def dropout_description(p: float, mode: str) -> str:
         return f"inverted: keep each unit with probability {1 - p:g}, scale kept units by 1/{1 - p:g} now"
     return f"classic: keep each unit with probability {1 - p:g}, no scaling now (the lecture scales by {1 - p:g} at test time)"
 
+
+
+# Peak bytes while one weight matrix is drawn, in float64 matrices of its size (the matrix itself
+# included). Every initialiser draws in float64 and casts; truncated normals also hold the redraw mask
+# and the redrawn values; orthogonal (and LSUV, which starts from it) factorises a float64 Gaussian
+# matrix by QR: the matrix, LAPACK's copy, Q and the sign-corrected, scaled result. Measured with
+# ru_maxrss (tests/test_reliability.py): 5.1-5.6 for orthogonal, 2.3 for truncated, <= 1.5 otherwise.
+DRAW_PEAK = {"orthogonal": 6.0, "lsuv": 6.0, "truncated_normal": 3.0, "he_truncated": 3.0,
+             "lecun_truncated": 3.0, "glorot_truncated": 3.0}
+
+
+def draw_peak_bytes(init: InitSpec, fan_in: int, fan_out: int) -> int:
+    """Peak bytes (a slight over-estimate) while ``init`` draws one (fan_in, fan_out) matrix."""
+    return int(DRAW_PEAK.get(init.init.name, 2.0) * 8 * fan_in * fan_out)

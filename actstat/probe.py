@@ -23,7 +23,7 @@ from .data import PREPROCESS, feature_scale_ratio, is_input_file, load_input, pr
 from .errors import ConfigError, MemoryLimitError
 from .initializers import InitSpec, get_initializer
 from .losses import DEFAULT_CLASSES, DEFAULT_LOSS, DEFAULT_LR, LOSSES
-from .network import NetworkSpec, dropout_description, forward, make_streams
+from .network import NetworkSpec, draw_peak_bytes, dropout_description, forward, make_streams
 from .seeds import mark_borderline
 from .stats import DEFAULT_BINS, LayerStats, MomentStats, layer_and_pre_stats, layer_stats
 from .suggest import assign_fixes
@@ -140,7 +140,16 @@ def validate(cfg: ProbeConfig) -> tuple[Activation, InitSpec]:
 
 
 def available_memory() -> int | None:
-    """Bytes the OS says a new allocation can use (MemAvailable), or None if unknown."""
+    """Bytes a new allocation can use: what the OS says is available (MemAvailable), or less under a
+    ulimit on the address space or data size (what this process has mapped already counts against it)."""
+    have = _os_available()
+    limit = _ulimit_room()
+    if limit is not None:
+        have = limit if have is None else min(have, limit)
+    return have
+
+
+def _os_available() -> int | None:
     try:
         with open("/proc/meminfo") as fh:
             for line in fh:
@@ -151,6 +160,28 @@ def available_memory() -> int | None:
     try:
         return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
     except (ValueError, OSError, AttributeError):
+        return None
+
+
+def _ulimit_room() -> int | None:
+    try:
+        import resource
+
+        limits = [(resource.RLIMIT_AS, "VmSize:"), (resource.RLIMIT_DATA, "VmData:")]
+        room = None
+        for res, key in limits:
+            soft = resource.getrlimit(res)[0]
+            if soft == resource.RLIM_INFINITY:
+                continue
+            used = 0
+            with open("/proc/self/status") as fh:
+                for line in fh:
+                    if line.startswith(key):
+                        used = int(line.split()[1]) * 1024
+            free = max(0, soft - used)
+            room = free if room is None else min(room, free)
+        return room
+    except (ImportError, OSError, ValueError):
         return None
 
 
@@ -168,15 +199,19 @@ def estimate_memory(cfg: ProbeConfig, act: Activation, keep_all: bool = False) -
     k = act.pieces
     per_layer = [cfg.batch * dims[l] * (3 * k + 3) + dims[l - 1] * dims[l] * k for l in range(1, len(dims))]
     base = cfg.batch * dims[0] * 2
+    # drawing a layer's weights takes more than the weights (float64 draws, QR for orthogonal): see network
+    init = get_initializer(cfg.init)
+    draw = max(max(0, draw_peak_bytes(init, dims[l - 1], dims[l] * k) - item * dims[l - 1] * dims[l] * k)
+               for l in range(1, len(dims)))
     if not keep_all:
-        return item * (base + 2 * max(per_layer))
+        return item * (base + 2 * max(per_layer)) + draw
     masks = 1 if cfg.dropout > 0 else 0
     us = k if keeps_u(act, cfg.batchnorm, cfg.dropout) else 0
     kept = [cfg.batch * dims[l] * (us + 1 + masks) + dims[l - 1] * dims[l] * k for l in range(1, len(dims))]
     grads = max(cfg.batch * (dims[l] * (2 + 2 * k) + dims[l - 1]) + 2 * dims[l - 1] * dims[l] * k
                 for l in range(1, len(dims)))
     head = (cfg.batch + dims[-1]) * cfg.classes * 3 if cfg.loss == "softmax" else cfg.batch * dims[-1] * 2
-    return item * (base + sum(kept) + max(max(per_layer), grads + head))
+    return item * (base + sum(kept) + max(max(per_layer), grads + head)) + draw
 
 
 def keeps_u(act: Activation, batchnorm: bool, dropout: float) -> bool:
@@ -402,7 +437,7 @@ def run_probe(cfg: ProbeConfig, x: Array | None = None, on_layer: LayerCallback 
     dtype = np.dtype(cfg.dtype)
     rngs = make_streams(cfg.seed)
     if x is None and cfg.input not in INPUT_KINDS:
-        cfg, x = fit_to_data(cfg, load_input(cfg.input), batch_given=False)
+        cfg, x = fit_to_data(cfg, load_input(cfg.input, force=cfg.force), batch_given=False)
     if x is None:
         x = make_input(cfg.input, cfg.batch, cfg.resolved_input_dim, rngs["input"], dtype)
     elif x.shape != (cfg.batch, cfg.resolved_input_dim):

@@ -84,7 +84,7 @@ def user_input(cfg: Any, batch_given: bool) -> tuple[Any, Any]:
     if cfg.input in INPUT_KINDS:
         return cfg, None
     stdin = sys.stdin if cfg.input == "-" else None
-    return fit_to_data(cfg, load_input(cfg.input, stdin), batch_given)
+    return fit_to_data(cfg, load_input(cfg.input, stdin, force=cfg.force), batch_given)
 
 
 def preload_renderer(fmt: str) -> None:

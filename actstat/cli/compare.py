@@ -10,8 +10,8 @@ from .app import CONTEXT, EXIT_FAIL_ON, cli, core_errors
 from .common import _input_kinds, check_grad_options, emit, progress_bar, replace_cfg, user_input
 from .executing import executor_options, resolve_executor
 from .options import (
-    Choice, InputType, ListOf, NameSpec, WidthsType, _act_lookup, _init_lookup, _with_options, build_config, config_option, grad_options,
-    parse_fail_on, seeds_option_list, stats_options,
+    MAX_LAYERS, MAX_WIDTH, Choice, InputType, ListOf, NameSpec, WidthsType, _act_lookup, _init_lookup, _with_options, build_config,
+    config_option, grad_options, parse_fail_on, seeds_option_list, stats_options,
 )
 
 
@@ -20,8 +20,8 @@ COMPARE_GRID = [
                  help="Activations to compare (repeatable or comma-separated).  [default: relu]"),
     click.option("--init", "init", type=ListOf(NameSpec("init", _init_lookup)), multiple=True,
                  help="Initialisers to compare.  [default: he]"),
-    click.option("--layers", type=ListOf(click.IntRange(min=1)), multiple=True, help="Depths.  [default: 10]"),
-    click.option("--width", type=ListOf(click.IntRange(min=1)), multiple=True, help="Widths.  [default: 500]"),
+    click.option("--layers", type=ListOf(click.IntRange(1, MAX_LAYERS)), multiple=True, help="Depths.  [default: 10]"),
+    click.option("--width", type=ListOf(click.IntRange(1, MAX_WIDTH)), multiple=True, help="Widths.  [default: 500]"),
     click.option("--widths", type=WidthsType(), default=None,
                  help="Per-layer widths for every configuration: 500,250,100 or 500x10 (not with --width)."),
     click.option("--dropout", type=ListOf(click.FloatRange(0, 1, max_open=True)), multiple=True,
@@ -40,7 +40,7 @@ COMPARE_GRID = [
 @config_option
 @_with_options(COMPARE_GRID)
 @_with_options([
-    click.option("--input-dim", type=click.IntRange(min=1), default=None,
+    click.option("--input-dim", type=click.IntRange(1, MAX_WIDTH), default=None,
                  help="Input dimension.  [default: the first width]"),
     click.option("--batch", type=click.IntRange(min=1), default=None,
                  help="Examples in the probe batch.  [default: 1000, or every row of an --input file]"),

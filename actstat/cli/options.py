@@ -12,6 +12,11 @@ from ..errors import ConfigError
 
 GRID_LAYERS = 30  # rendering.plots.GRID_LAYERS (not imported here: no matplotlib-side import at start-up)
 FORMATS = ("table", "json", "ndjson", "csv", "tsv", "markdown")
+# probe.MAX_LAYERS and probe.MAX_WIDTH (not imported: probe pulls in numpy; a test keeps them equal). Checked at
+# parse time, so that no widths tuple of an impossible size is ever built.
+MAX_LAYERS = 100_000
+MAX_WIDTH = 10_000_000
+MAX_CONFIG_BYTES = 1 << 20
 
 
 class NameSpec(click.ParamType):
@@ -68,6 +73,8 @@ class WidthsType(click.ParamType):
         try:
             if "x" in text:
                 w, _, n = text.partition("x")
+                if not 1 <= int(n) <= MAX_LAYERS:
+                    self.fail(f"'{value}': the number of layers must be from 1 to {MAX_LAYERS}", param, ctx)
                 widths = (int(w),) * int(n)
             else:
                 parts = text.split(",")
@@ -76,6 +83,10 @@ class WidthsType(click.ParamType):
                 widths = tuple(int(p) for p in parts)
         except ValueError:
             self.fail(f"'{value}' is not a list of widths like 500,250,100 or 500x10", param, ctx)
+        if len(widths) > MAX_LAYERS:
+            self.fail(f"'{value[:40]}...': the number of layers must be from 1 to {MAX_LAYERS}", param, ctx)
+        if any(w > MAX_WIDTH for w in widths):
+            self.fail(f"'{value}': every width must be from 1 to {MAX_WIDTH}", param, ctx)
         if not widths or any(w < 1 for w in widths):
             self.fail(f"'{value}': widths must be positive whole numbers", param, ctx)
         return widths
@@ -160,9 +171,15 @@ def _load_config(ctx: click.Context, param: click.Parameter, value: str | None) 
         import tomli as tomllib
     try:
         with open(value, "rb") as fh:
-            data = tomllib.load(fh)
+            raw = fh.read(MAX_CONFIG_BYTES + 1)  # (never more: --config /dev/zero must not read forever)
+        if len(raw) > MAX_CONFIG_BYTES:
+            raise click.BadParameter(f"{value} is too large for a config file (over {MAX_CONFIG_BYTES >> 20} MiB)",
+                                     ctx, param)
+        data = tomllib.loads(raw.decode("utf-8"))
     except OSError as e:
         raise click.BadParameter(f"cannot read {value}: {e.strerror}", ctx, param) from None
+    except UnicodeDecodeError as e:
+        raise click.BadParameter(f"{value} is not UTF-8 text ({e.reason} at byte {e.start})", ctx, param) from None
     except tomllib.TOMLDecodeError as e:
         raise click.BadParameter(f"{value} is not valid TOML: {e}", ctx, param) from None
     by_key: dict[str, click.Parameter] = {}
@@ -231,13 +248,13 @@ def network_options(f: Callable[..., Any]) -> Callable[..., Any]:
 
 def network_option_list(force: bool = True) -> list[Callable[..., Any]]:
     opts = [
-        click.option("--layers", type=click.IntRange(min=1), default=None,
+        click.option("--layers", type=click.IntRange(1, MAX_LAYERS), default=None,
                      help="Hidden layers.  [default: 10, or the length of --widths]"),
-        click.option("--width", type=click.IntRange(min=1), default=None,
+        click.option("--width", type=click.IntRange(1, MAX_WIDTH), default=None,
                      help="Units per hidden layer.  [default: 500]"),
         click.option("--widths", type=WidthsType(), default=None,
                      help="Per-layer widths: 500,250,100 or 500x10."),
-        click.option("--input-dim", type=click.IntRange(min=1), default=None,
+        click.option("--input-dim", type=click.IntRange(1, MAX_WIDTH), default=None,
                      help="Input dimension.  [default: the first width]"),
         click.option("--batch", type=click.IntRange(min=1), default=None,
                      help="Examples in the probe batch.  [default: 1000, or every row of an --input file]"),

@@ -1,0 +1,167 @@
+"""Issue 19: the memory guard, file and config limits, warnings at the float limits, clear errors
+instead of internal ones, temporary files on signals, reproducible bytes, option precedence."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from actstat.cli import cli
+
+
+def run(*args: str, code: int | None = 0, **kw) -> object:
+    r = CliRunner().invoke(cli, list(args), catch_exceptions=False, **kw)
+    if code is not None:
+        assert r.exit_code == code, (args, r.exit_code, r.stderr)
+    return r
+
+
+def one_line_error(r) -> str:
+    lines = r.stderr.strip().splitlines()
+    assert r.exit_code == 2 and len(lines) == 1 and lines[0].startswith("Error:"), (r.exit_code, r.stderr)
+    assert "internal error" not in lines[0] and r.stdout == ""
+    return lines[0]
+
+
+# --- item 4: sizes are checked before anything is allocated -------------------------------------
+
+HUGE_SIZES = [["--layers", "2147483648", "--width", "1"], ["--layers", "4294967296"],
+              ["--layers", "99999999999999999999"], ["--widths", "4x99999999999"], ["--widths", "99999999999x4"],
+              ["--width", "99999999999999999999"], ["--input-dim", "99999999999999999999"],
+              ["--batch", "99999999999999999999"]]
+
+
+@pytest.mark.parametrize("args", HUGE_SIZES)
+@pytest.mark.parametrize("command", ["probe", "report"])
+def test_impossible_sizes_are_refused_at_once(command: str, args: list[str], tmp_path: Path) -> None:
+    out = ["--out", str(tmp_path / "r")] if command == "report" else []
+    t = time.monotonic()
+    msg = one_line_error(run(command, *args, *out, code=None))
+    assert time.monotonic() - t < 5
+    assert "must be" in msg or "range" in msg or "needs about" in msg, msg
+    assert not (tmp_path / "r").exists()
+
+
+@pytest.mark.parametrize("value", ["2147483648", "99999999999999999999"])
+def test_impossible_sizes_from_toml_and_compare(value: str, tmp_path: Path) -> None:
+    toml = tmp_path / "c.toml"
+    toml.write_text(f"layers = {value}\n")
+    one_line_error(run("probe", "--config", str(toml), code=None))
+    one_line_error(run("compare", "--config", str(toml), "--jobs", "1", code=None))
+    one_line_error(run("compare", "--layers", value, "--jobs", "1", code=None))
+    one_line_error(run("compare", "--width", value, "--jobs", "1", code=None))
+    one_line_error(run("theory", "--layers", value, code=None))
+
+
+def test_the_size_limits_match_the_core() -> None:
+    from actstat import probe
+    from actstat.cli.options import MAX_LAYERS, MAX_WIDTH
+
+    assert (MAX_LAYERS, MAX_WIDTH) == (probe.MAX_LAYERS, probe.MAX_WIDTH)
+
+
+_PEAK = """
+import resource, sys
+from actstat import ProbeConfig, run_probe
+from actstat.probe import estimate_memory
+from actstat.activations import get_activation
+cfg = ProbeConfig(widths=({w},) * 2, input_dim={w}, batch=4, act="tanh", init="{init}", dtype="{dtype}", force=True)
+base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+run_probe(cfg, prefetch=True)
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - base
+print(peak, estimate_memory(cfg, get_activation("tanh")))
+"""
+
+
+@pytest.mark.parametrize("init, dtype", [("orthogonal", "float32"), ("orthogonal", "float64"),
+                                         ("lsuv", "float32"), ("truncated_normal", "float32"), ("he", "float64")])
+def test_the_memory_estimate_covers_every_initialiser(init: str, dtype: str) -> None:
+    # the weights dominate (batch 4): the estimate must cover the measured peak and not be far above it
+    code = _PEAK.format(w=2500, init=init, dtype=dtype)
+    # import numpy and warm up first, so that the measured peak is the probe's own
+    code = "import numpy, numpy.linalg; numpy.linalg.qr(numpy.ones((4, 4)))\n" + code
+    env = dict(os.environ, MALLOC_MMAP_THRESHOLD_="65536")  # large arrays mapped and unmapped: a true peak
+    peak, est = map(int, subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                                        check=True, env=env).stdout.split())
+    assert peak <= est <= 3 * peak + 2**20, (peak, est)
+
+
+def _npy_header(shape: tuple[int, ...], dtype: str = "<f8") -> bytes:
+    import io
+
+    buf = io.BytesIO()
+    np.lib.format.write_array_header_1_0(buf, {"descr": dtype, "fortran_order": False, "shape": shape})
+    return buf.getvalue()
+
+
+def test_a_npy_whose_header_claims_more_than_it_holds_is_a_bad_file(tmp_path: Path) -> None:
+    f = tmp_path / "liar.npy"
+    f.write_bytes(_npy_header((10**6, 10**6)) + b"\0" * 64)
+    msg = one_line_error(run("probe", "--input", str(f), code=None))
+    assert "liar.npy" in msg and "truncated" in msg, msg
+    g = tmp_path / "bad.npy"
+    g.write_bytes(_npy_header((3, 2), "|O") + b"\0" * 48)
+    assert "objects" in one_line_error(run("probe", "--input", str(g), code=None))
+
+
+def test_input_files_are_checked_against_memory_before_reading(tmp_path: Path, monkeypatch) -> None:
+    import actstat.probe
+
+    x = np.random.default_rng(0).standard_normal((2000, 100))
+    np.save(tmp_path / "x.npy", x)
+    np.savetxt(tmp_path / "x.csv", x, delimiter=",")
+    monkeypatch.setattr(actstat.probe, "available_memory", lambda: 1_000_000)  # 1 MB: the data is 1.6 MB
+    for name in ("x.npy", "x.csv"):
+        msg = one_line_error(run("probe", "--input", str(tmp_path / name), "--width", "2", code=None))
+        assert "needs about" in msg and name in msg, msg
+    run("probe", "--input", str(tmp_path / "x.npy"), "--width", "2", "--layers", "1", "--force")
+
+
+def test_csv_input_is_parsed_without_a_tenfold_peak(tmp_path: Path) -> None:
+    import tracemalloc
+
+    from actstat.data import load_input
+
+    x = np.random.default_rng(0).standard_normal((20000, 20))
+    f = tmp_path / "x.csv"
+    np.savetxt(f, x, delimiter=",", header="," .join(f"f{i}" for i in range(20)), comments="")
+    size = f.stat().st_size
+    tracemalloc.start()
+    a = load_input(str(f))
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    np.testing.assert_allclose(a, x, rtol=1e-15)
+    assert peak < 3 * a.nbytes + size / 4, (peak, a.nbytes, size)
+
+
+def test_config_reads_are_capped(tmp_path: Path) -> None:
+    t = time.monotonic()
+    msg = one_line_error(run("probe", "--config", "/dev/zero", code=None))
+    assert time.monotonic() - t < 5 and "too large" in msg, msg
+    big = tmp_path / "big.toml"
+    big.write_text("# " + "x" * (2 << 20) + "\n")
+    assert "too large" in one_line_error(run("probe", "--config", str(big), code=None))
+    bad = tmp_path / "latin1.toml"
+    bad.write_bytes(b"act = \"tanh\" # caf\xe9\n")
+    assert "UTF-8" in one_line_error(run("probe", "--config", str(bad), code=None))
+
+
+def test_the_memory_guard_sees_a_ulimit() -> None:
+    import resource
+
+    def limit() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (3 << 30, resource.RLIM_INFINITY))
+
+    # orthogonal 15000: 1.8 GB of weights, about 10 GB to draw; MemAvailable alone may well allow it
+    p = subprocess.run([sys.executable, "-m", "actstat", "probe", "--init", "orthogonal", "--width", "15000",
+                        "--layers", "2", "--batch", "4"], check=False, capture_output=True, text=True,
+                       preexec_fn=limit,
+                       timeout=60)
+    assert p.returncode == 2 and "needs about" in p.stderr and p.stderr.count("\n") == 1, p.stderr
