@@ -31,6 +31,7 @@ do not depend on the seed and are never borderline.
 from __future__ import annotations
 
 import copy
+import itertools
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import replace
@@ -65,7 +66,7 @@ def _probe_doc(cfg: Any, x: np.ndarray | None) -> dict[str, Any]:
 
 def _cost(cfg: Any) -> float:
     dims = (cfg.resolved_input_dim, *cfg.widths)
-    return float(cfg.batch * sum(a * b for a, b in zip(dims[:-1], dims[1:])) * (3 if cfg.grad else 1))
+    return float(cfg.batch * sum(a * b for a, b in itertools.pairwise(dims)) * (3 if cfg.grad else 1))
 
 
 def run_docs(configs: Sequence[Any], x: np.ndarray | None = None, jobs: int = 1,
@@ -192,8 +193,8 @@ def aggregate(docs: Sequence[dict[str, Any]]) -> dict[str, Any]:
                     "fail_rule": FAIL_RULE,
                     "hist": "summed over the seeds" if summed else f"seed {seeds[0]} only (bin edges differ)"}
     out["notes"] = list(docs[0].get("notes", [])) + [
-        f"figures: the median over {n} seeds ({seeds[0]}..{seeds[-1]}), spread: min..max over the seeds;"
-        " each warning counts the seeds in which it fired"]
+        (f"figures: the median over {n} seeds ({seeds[0]}..{seeds[-1]}), spread: min..max over the seeds;"
+        " each warning counts the seeds in which it fired")]
     return out
 
 

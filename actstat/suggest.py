@@ -41,6 +41,7 @@ import numpy as np
 
 from .activations import Activation, get_activation
 from .diagnostics import INFORMATIONAL, Diagnostic, default_thresholds, recommended_init
+from .errors import ActstatError
 from .initializers import get_initializer
 
 SCALE_KINDS = ("vanishing", "exploding", "saturation", "collapse", "vanishing_gradient", "exploding_gradient")
@@ -114,7 +115,7 @@ def _critical(spec: str, bias_std: float) -> float | None:
         return KNOWN_CRITICAL[spec]
     try:
         return cached_critical_sigma_w(get_activation(spec), bias_std)
-    except Exception:  # a theory without an answer here: no critical candidate
+    except (ActstatError, ArithmeticError, ValueError):  # a theory without an answer here: no critical candidate
         return None
 
 
@@ -128,7 +129,7 @@ def predicted_saturation(spec: str, sigma_w: float, bias_std: float, layers: int
         return 0.0
     try:
         q = variance_map(act, sigma_w, bias_std, 1.0, layers)[-1].q
-    except Exception:
+    except (ActstatError, ArithmeticError, ValueError):
         return 0.0
     if q is None or not math.isfinite(q) or q <= 0:
         return 0.0

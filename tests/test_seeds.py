@@ -29,7 +29,7 @@ def run(argv: list[str]) -> tuple[int, dict]:
 def test_one_seed_is_the_single_seed_document() -> None:
     plain = run_probe(SMALL).to_dict()
     assert aggregate([plain]) is plain
-    code, doc = run(["--layers", "6", "--width", "40", "--batch", "60", "--act", "tanh", "--init", "normal:0.05",
+    _code, doc = run(["--layers", "6", "--width", "40", "--batch", "60", "--act", "tanh", "--init", "normal:0.05",
                      "--seeds", "1"])
     _, ref = run(["--layers", "6", "--width", "40", "--batch", "60", "--act", "tanh", "--init", "normal:0.05"])
     assert doc == ref and "seeds" not in doc

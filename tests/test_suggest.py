@@ -9,16 +9,15 @@ import math
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from test_diagnostics import CANONICAL
 
-from actstat import ProbeConfig, run_probe
+from actstat import ProbeConfig
 from actstat.activations import get_activation
 from actstat.cli import cli
 from actstat.diagnostics import INFORMATIONAL
 from actstat.initializers import get_initializer
 from actstat.suggest import _critical, candidates, is_current, maxout_gain
 from actstat.theory import cached_critical_sigma_w
-
-from test_diagnostics import CANONICAL
 
 
 def argv_of(cfg: dict) -> list[str]:
@@ -86,7 +85,7 @@ def test_canonical_fixes_remove_or_reduce_their_warning(name: str, cfg: dict, ex
 
 
 def test_sigmoid_gradient_fix_is_batchnorm_and_cures_it() -> None:
-    argv = argv_of(dict(widths=(100,) * 10, batch=200, act="sigmoid", init="he", grad=True))
+    argv = argv_of({"widths": (100,) * 10, "batch": 200, "act": "sigmoid", "init": "he", "grad": True})
     doc = check_fixes(argv)
     fixes = {tuple(w["fix"]) for w in doc["warnings"] if w["kind"] == "vanishing_gradient"}
     assert fixes == {("--batchnorm",)}
@@ -94,12 +93,12 @@ def test_sigmoid_gradient_fix_is_batchnorm_and_cures_it() -> None:
     ratios = [L["grad"]["norm_ratio_to_last"] for L in bn["layers"]]
     assert min(ratios) > 0.3  # from ~3e-5 to order 1
     # and with --init xavier (the old advice) the fix is still not xavier
-    doc = probe_json(argv_of(dict(widths=(100,) * 10, batch=200, act="sigmoid", init="xavier", grad=True)))
+    doc = probe_json(argv_of({"widths": (100,) * 10, "batch": 200, "act": "sigmoid", "init": "xavier", "grad": True}))
     assert all(w["fix"][:2] != ["--init", "xavier"] for w in doc["warnings"])
 
 
 def test_maxout_with_he_is_told_the_variance_preserving_scale() -> None:
-    argv = argv_of(dict(widths=(100,) * 10, batch=200, act="maxout", init="he"))
+    argv = argv_of({"widths": (100,) * 10, "batch": 200, "act": "maxout", "init": "he"})
     doc = check_fixes(argv)
     ex = [w for w in doc["warnings"] if w["kind"] == "exploding"]
     assert ex and all(w["fix"] == ["--init", "xavier"] for w in ex)
@@ -115,7 +114,7 @@ def test_maxout_gain_against_monte_carlo() -> None:
 
 @pytest.mark.parametrize("act", ["gelu", "silu"])
 def test_gelu_silu_with_he_vanish_and_the_fix_follows_theory(act: str) -> None:
-    argv = argv_of(dict(widths=(64,) * 32, batch=100, act=act, init="he")) + ["--seed", "1"]
+    argv = argv_of({"widths": (64,) * 32, "batch": 100, "act": act, "init": "he"}) + ["--seed", "1"]
     doc = check_fixes(argv)
     van = [w for w in doc["warnings"] if w["kind"] == "vanishing"]
     assert van
@@ -125,7 +124,7 @@ def test_gelu_silu_with_he_vanish_and_the_fix_follows_theory(act: str) -> None:
 
 
 def test_deep_relu_dead_units_are_not_told_the_current_setting() -> None:
-    argv = argv_of(dict(widths=(100,) * 50, batch=100, act="relu", init="he"))
+    argv = argv_of({"widths": (100,) * 50, "batch": 100, "act": "relu", "init": "he"})
     doc = check_fixes(argv)
     dead = [w for w in doc["warnings"] if w["kind"] == "dead"]
     assert dead and all(w["fix"] == ["--act", "leaky_relu"] for w in dead)
@@ -133,9 +132,9 @@ def test_deep_relu_dead_units_are_not_told_the_current_setting() -> None:
 
 
 @pytest.mark.parametrize("cfg", [
-    dict(act="tanh", init="critical", batchnorm=True), dict(act="relu", init="lsuv"),
-    dict(act="sigmoid", init="xavier", batchnorm=True), dict(act="leaky_relu", init="he"),
-    dict(act="maxout", init="xavier"), dict(act="tanh", init="xavier", preprocess="standardize"),
+    {"act": "tanh", "init": "critical", "batchnorm": True}, {"act": "relu", "init": "lsuv"},
+    {"act": "sigmoid", "init": "xavier", "batchnorm": True}, {"act": "leaky_relu", "init": "he"},
+    {"act": "maxout", "init": "xavier"}, {"act": "tanh", "init": "xavier", "preprocess": "standardize"},
 ])
 @pytest.mark.parametrize("kind", ["vanishing", "exploding", "saturation", "collapse", "dead", "symmetry",
                                   "vanishing_gradient", "not_centered", "zigzag", "scale_mismatch"])
@@ -152,7 +151,7 @@ def test_no_candidate_is_the_current_setting(cfg: dict, kind: str) -> None:
 
 
 def test_suggest_ranks_measured_candidates_and_points_the_fix_at_the_best() -> None:
-    argv = argv_of(dict(widths=(60,) * 6, batch=100, act="sigmoid", init="he", grad=True))
+    argv = argv_of({"widths": (60,) * 6, "batch": 100, "act": "sigmoid", "init": "he", "grad": True})
     doc = probe_json(argv + ["--suggest"])
     sug = doc["suggest"]
     rows = sug["candidates"]
@@ -165,7 +164,7 @@ def test_suggest_ranks_measured_candidates_and_points_the_fix_at_the_best() -> N
         assert r["figures"]["vanishing_gradient"]["after"] == pytest.approx(got, rel=1e-9)
     before = min(L["grad"]["norm_ratio_to_last"] for L in doc["layers"])
     assert rows[0]["figures"]["vanishing_gradient"]["before"] == pytest.approx(before, rel=1e-12)
-    best = [r for r in rows if r["label"] == sug["best"]][0]
+    best = next(r for r in rows if r["label"] == sug["best"])
     assert best["figures"]["vanishing_gradient"]["better"]
     van = [w for w in doc["warnings"] if w["kind"] == "vanishing_gradient"]
     assert van and all("measured" in w["hint"] for w in van)
@@ -174,8 +173,8 @@ def test_suggest_ranks_measured_candidates_and_points_the_fix_at_the_best() -> N
 
 
 def test_suggest_in_the_table() -> None:
-    r = CliRunner().invoke(cli, ["probe", *argv_of(dict(widths=(60,) * 6, batch=100, act="sigmoid", init="he",
-                                                        grad=True)), "--suggest"], catch_exceptions=False)
+    r = CliRunner().invoke(cli, ["probe", *argv_of({"widths": (60,) * 6, "batch": 100, "act": "sigmoid", "init": "he",
+                                                        "grad": True}), "--suggest"], catch_exceptions=False)
     assert r.exit_code == 0
     assert "Suggested fixes" in r.stdout and "1. --batchnorm" in r.stdout and "->" in r.stdout
 

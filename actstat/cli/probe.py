@@ -8,12 +8,26 @@ import click
 
 from .app import CONTEXT, EXIT_FAIL_ON, cli, core_errors
 from .common import (
-    _all_kinds, check_grad_options, check_pictures, draw_pictures, emit, preload_renderer, progress_bar, run_probe_command,
+    _all_kinds,
+    check_grad_options,
+    check_pictures,
+    draw_pictures,
+    emit,
+    preload_renderer,
+    progress_bar,
+    run_probe_command,
     user_input,
 )
 from .options import (
-    _with_options, build_config, config_option, grad_options, network_options, parse_fail_on, picture_options,
-    seeds_option_list, stats_options,
+    _with_options,
+    build_config,
+    config_option,
+    grad_options,
+    network_options,
+    parse_fail_on,
+    picture_options,
+    seeds_option_list,
+    stats_options,
 )
 
 

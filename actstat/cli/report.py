@@ -9,7 +9,13 @@ import click
 from .app import CONTEXT, EXIT_FAIL_ON, cli, core_errors
 from .common import _all_kinds, check_grad_options
 from .options import (
-    _with_options, analysis_options, config_option, grad_options, network_option_list, parse_fail_on, seeds_option_list,
+    _with_options,
+    analysis_options,
+    config_option,
+    grad_options,
+    network_option_list,
+    parse_fail_on,
+    seeds_option_list,
 )
 
 

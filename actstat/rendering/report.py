@@ -141,8 +141,8 @@ def report_markdown(doc: dict[str, Any], title: str | None = None, about: str | 
 def suggest_markdown(sug: dict[str, Any]) -> list[str]:
     """The ranked candidate fixes (--suggest) as a section of report.md."""
     lines = ["## Suggested fixes (measured)", "",
-             f"Each candidate re-run with the same seeds; alarms: warned layers per seed"
-             f" ({sug['alarms_before']:g} before).", ""]
+             (f"Each candidate re-run with the same seeds; alarms: warned layers per seed"
+              f" ({sug['alarms_before']:g} before)."), ""]
     if not sug["candidates"]:
         return lines + ["No candidate fix differs from the current setting.", ""]
     lines += ["| rank | fix | alarms | warned figures, before -> after |", "|---:|---|---:|---|"]
