@@ -24,6 +24,7 @@ _LAZY = {
     "LayerStats": "stats", "layer_stats": "stats",
     "run_compare": "compare", "analyse": "theory", "critical_sigma_w": "theory",
     "run_search": "search", "run_trainability": "trainability", "run_tasks": "executor",
+    "run_seeds": "seeds", "run_suggest": "suggest",
 }
 
 if TYPE_CHECKING:
@@ -38,6 +39,8 @@ if TYPE_CHECKING:
     from .search import run_search
     from .trainability import run_trainability
     from .executor import run_tasks
+    from .seeds import run_seeds
+    from .suggest import run_suggest
 
 
 def __getattr__(name: str) -> Any:
@@ -77,6 +80,8 @@ __all__ = [
     "layer_stats",
     "run_probe",
     "run_compare",
+    "run_seeds",
+    "run_suggest",
     "analyse",
     "critical_sigma_w",
     "run_search",
