@@ -109,7 +109,8 @@ def trainability(sigma_w: str, layers: str, width: int, trained_at: float | None
     except ConfigError as e:
         raise click.UsageError(str(e)) from None
     thresholds = dict(kw.pop("thresholds"))
-    base = TrainConfig(widths=(width,), thresholds=thresholds, every=kw["steps"], **kw)
+    # statistics only at the first and the last step: the map needs the final figures alone
+    base = TrainConfig(widths=(width,), thresholds=thresholds, every=10_000_000, **kw)
     with core_errors():
         if plot_path:
             from ..fileio import check_writable_file
