@@ -196,22 +196,46 @@ def _read_delimited(fh: IO[str], name: str, delimiter: str, force: bool) -> Arra
 
 
 def preprocess(x: Array, how: str) -> Array:
-    """Per-feature preprocessing (a new array; the dtype is kept)."""
+    """Per-feature preprocessing (a new array; the dtype is kept).
+
+    Each feature is first scaled by a power of two that brings its largest magnitude near 1 (exact), so
+    that sums, squares and differences cannot overflow for data near the float limits; the results are
+    the same numbers as without the scaling wherever that did not overflow."""
     if how == "none":
         return x
     if how not in PREPROCESS:
         raise ValueError(how)
     x64 = x.astype(np.float64)
+    top = np.abs(x64).max(axis=0)
+    k = np.frexp(np.where(top > 0, top, 1.0))[1]  # top = m * 2**k, 0.5 <= m < 1
+    xs = np.ldexp(x64, -k)
     if how == "minmax":
-        lo, hi = x64.min(axis=0), x64.max(axis=0)
-        span = np.where(hi > lo, hi - lo, 1.0)
-        out = np.where(hi > lo, (x64 - lo) / span, 0.0)
+        lo, hi = xs.min(axis=0), xs.max(axis=0)
+        span = np.where(hi > lo, hi - lo, 1.0)  # (of scaled values: at most 2)
+        out = np.where(hi > lo, (xs - lo) / span, 0.0)
     else:
-        out = x64 - x64.mean(axis=0)
+        out = xs - xs.mean(axis=0)
         if how == "standardize":
             sd = out.std(axis=0)
             out = out / np.where(sd > 0, sd, 1.0)
-    return out.astype(x.dtype, copy=False)
+        else:
+            with np.errstate(over="ignore"):  # |x - mean| may exceed the float range: inf, reported as such
+                out = np.ldexp(out, k)
+    return as_dtype(out, x.dtype)
+
+
+def as_dtype(x: Array, dtype: np.dtype | str) -> Array:
+    """``x`` in ``dtype``; DataError when finite data do not fit it (float32 holds up to ~3.4e38)."""
+    dtype = np.dtype(dtype)
+    if x.dtype == dtype:
+        return x
+    if dtype.kind == "f" and x.size and x.dtype.itemsize > dtype.itemsize:
+        top = float(np.abs(x).max())
+        if top > float(np.finfo(dtype).max):
+            raise DataError(f"the input has values up to {top:.3g}, beyond {dtype}'s range"
+                            f" ({float(np.finfo(dtype).max):.3g}); use --dtype float64, or --preprocess"
+                            " standardize or minmax")
+    return x.astype(dtype)
 
 
 def feature_scale_ratio(x: Array) -> float | None:

@@ -133,10 +133,11 @@ def forward(
 
     def draw(l: int) -> tuple[Array, Array | None]:
         m = spec.dims[l] * act.pieces
-        W = sample_weights(spec.init, spec.dims[l - 1], m, rng_weights, dtype, act, spec.gain, spec.bias_std)
-        b = None
-        if spec.bias_std > 0:
-            b = (rng_weights.standard_normal(m) * spec.bias_std).astype(dtype, copy=False)
+        with np.errstate(over="ignore"):  # scales near the float limits give inf weights: an exploding network
+            W = sample_weights(spec.init, spec.dims[l - 1], m, rng_weights, dtype, act, spec.gain, spec.bias_std)
+            b = None
+            if spec.bias_std > 0:
+                b = (rng_weights.standard_normal(m) * spec.bias_std).astype(dtype, copy=False)
         return W, b
 
     pool = _Helper(draw) if prefetch and (spec.depth > 1 or meanwhile is not None) else None

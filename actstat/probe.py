@@ -19,7 +19,7 @@ from .activations import Activation, get_activation
 from .diagnostics import (
     MIN_DEAD_BATCH, THRESHOLDS, Diagnostic, LayerFacts, dead_judged, default_thresholds, diagnose, diagnose_gradients,
 )
-from .data import PREPROCESS, feature_scale_ratio, is_input_file, load_input, preprocess
+from .data import PREPROCESS, as_dtype, feature_scale_ratio, is_input_file, load_input, preprocess
 from .errors import ConfigError, MemoryLimitError
 from .initializers import InitSpec, get_initializer
 from .losses import DEFAULT_CLASSES, DEFAULT_LOSS, DEFAULT_LR, LOSSES
@@ -442,7 +442,7 @@ def run_probe(cfg: ProbeConfig, x: Array | None = None, on_layer: LayerCallback 
         x = make_input(cfg.input, cfg.batch, cfg.resolved_input_dim, rngs["input"], dtype)
     elif x.shape != (cfg.batch, cfg.resolved_input_dim):
         raise ConfigError(f"the input has shape {x.shape}, expected ({cfg.batch}, {cfg.resolved_input_dim})")
-    x = preprocess(x.astype(dtype, copy=False), cfg.preprocess)
+    x = as_dtype(preprocess(x, cfg.preprocess), dtype)  # (preprocessed in float64: data float32 cannot hold)
     spec = NetworkSpec(
         dims=(cfg.resolved_input_dim, *cfg.widths), act=act, init=init, gain=cfg.gain,
         bias_std=cfg.bias_std, batchnorm=cfg.batchnorm, dropout=cfg.dropout,
