@@ -66,6 +66,27 @@ def test_full_gradient_matches_finite_differences(act, bn, dropout, mode, rng) -
         np.testing.assert_allclose(g, num, rtol=1e-5, atol=1e-8)
 
 
+@pytest.mark.parametrize("act,bn,dropout", [("relu", False, 0.0), ("tanh", True, 0.3), ("maxout:2", False, 0.3)])
+def test_the_lean_pass_gives_the_same_gradients(act, bn, dropout, rng) -> None:
+    """keep=False (the steps between checkpoints) frees arrays early: the very same numbers."""
+    m = small_model(act, bn, dropout)
+    x, y = rng.standard_normal((9, 4)), rng.integers(0, 3, 9)
+    masks = [(rng.random((9, w)) >= 0.3) / 0.7 for w in (5, 6)] if dropout else None
+    a = m.train_pass(x, y, rng, 0.1, masks=masks, update_running=False)
+    b = m.train_pass(x, y, rng, 0.1, masks=masks, update_running=False, keep=False)
+    assert a.loss == b.loss and b.layers == []
+    for ga, gb in zip(a.grads, b.grads, strict=True):
+        assert np.array_equal(ga, gb)
+
+
+def test_an_unplanned_early_stop_still_gets_its_statistics() -> None:
+    doc = train(blobs_cfg(optimizer="sgd", lr=1e6, steps=50, every=25))
+    stop = doc["stopped_early"]["step"]
+    last = doc["checkpoints"][-1]
+    assert stop not in (0, 25, 50) and last["step"] == stop
+    assert all(L["weight_rms"] is not None and len(L["hist"]) == 30 for L in last["layers"])
+
+
 def test_weight_decay_term_is_half_lambda_w_squared(rng) -> None:
     m = small_model(bn=False, dropout=0.0)
     x, y = rng.standard_normal((5, 4)), rng.integers(0, 3, 5)

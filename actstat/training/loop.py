@@ -314,7 +314,8 @@ def _loop(run: _Run, opt: Any, total: int, batch: int, rng_dropout: np.random.Ge
     y_train = run.y_train
     for s in range(total + 1):
         idx = next(batches)
-        p = model.train_pass(run.X_train[idx], y_train[idx], rng_dropout, run.weight_decay)
+        xb, yb = run.X_train[idx], y_train[idx]
+        p = model.train_pass(xb, yb, rng_dropout, run.weight_decay, keep=s in planned)
         if s == 0:
             initial = p.loss
         reason = None
@@ -323,6 +324,8 @@ def _loop(run: _Run, opt: Any, total: int, batch: int, rng_dropout: np.random.Ge
         elif s > 0 and p.loss > factor * initial:
             reason = f"loss {p.loss:.4g} is above {factor:g} x its initial value {initial:.4g}"
         if s in planned or reason is not None:
+            if not p.layers:  # an unplanned stop: the same batch again, its arrays kept for the statistics
+                p = model.train_pass(xb, yb, rng_dropout, run.weight_decay, update_running=False)
             rec = _checkpoint(run, s, p, prev if s in planned else None)
             records.append(rec)
             if on_checkpoint is not None:
