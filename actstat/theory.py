@@ -126,10 +126,30 @@ class TheoryLayer:
     grad_scale: float | None = None  # predicted RMS(dL/dh_l) / RMS(dL/dh_L)
 
 
+SCALE_MAX = 1e150  # sigma_w, sigma_b: their squares stay within the float range
+Q0_MAX = Q_OVERFLOW
+
+
+def check_scales(sigma_w: float | Sequence[float], sigma_b: float, q0: float) -> None:
+    """ConfigError unless sigma_w, sigma_b and q0 are finite numbers the maps can square (q^l beyond
+    Q_OVERFLOW is then reported as inf, layer by layer)."""
+    from .errors import ConfigError
+
+    for s in [sigma_w] if np.isscalar(sigma_w) else sigma_w:  # type: ignore[list-item]
+        if not (math.isfinite(float(s)) and 0 <= float(s) <= SCALE_MAX):  # type: ignore[arg-type]
+            raise ConfigError(f"the mean-field theory needs 0 <= sigma_w <= {SCALE_MAX:g}, got {float(s):g}"
+                              " (its square must stay within the float range)")  # type: ignore[arg-type]
+    if not (math.isfinite(sigma_b) and 0 <= sigma_b <= SCALE_MAX):
+        raise ConfigError(f"the mean-field theory needs 0 <= sigma_b <= {SCALE_MAX:g}, got {sigma_b:g}")
+    if not (math.isfinite(q0) and 0 <= q0 <= Q0_MAX):
+        raise ConfigError(f"the mean-field theory needs 0 <= q0 <= {Q0_MAX:g} (the inputs' mean square), got {q0:g}")
+
+
 def variance_map(act: Activation, sigma_w: float | Sequence[float], sigma_b: float, q0: float, layers: int,
                  widths: Sequence[int] | None = None) -> list[TheoryLayer]:
     """Predicted statistics of each layer. ``sigma_w`` may differ per layer (e.g. Glorot on non-square
     layers); ``widths`` = (input, layer 1, ..., layer L) for the gradient's width ratios."""
+    check_scales(sigma_w, sigma_b, q0)
     sw = [float(sigma_w)] * layers if np.isscalar(sigma_w) else [float(s) for s in sigma_w]  # type: ignore[arg-type]
     out: list[TheoryLayer] = []
     prev_second = q0  # the inputs' mean square
@@ -270,54 +290,54 @@ def depth_scale_q(act: Activation, sigma_w: float, sigma_b: float, q_star: float
 # function turns over an angle ~ 1/(sqrt(q) rho)); panels in rho refine towards 0 on the scale 1/sqrt(q).
 
 RHO_MAX = 10.0  # rho exp(-rho^2/2) below 2e-21 beyond
-GL2_NODES = 8
-THETA_FINEST, THETA_PANELS = 1e-4, 9  # per half sector
+# (Gauss-Legendre nodes per panel, theta panels per half sector, the finest theta panel's share):
+# the fine rule holds E[phi(u1) phi(u2)] to ~1e-10; the coarse one (~1e-5) finds the root first
+FINE, COARSE = (8, 9, 1e-4), (4, 4, 1e-2)
 
 
 @functools.lru_cache(maxsize=16)
-def _rho_panels(scale: float) -> tuple[Array, Array]:
+def _rho_panels(scale: float, nodes: int) -> tuple[Array, Array]:
     """Nodes and weights for rho in [0, RHO_MAX] with the weight rho exp(-rho^2/2) folded in."""
     edges = np.unique(np.concatenate([[0.0], scale * np.geomspace(1e-3, 1.0, 7), np.arange(0.0, RHO_MAX, 0.5),
                                       scale * np.arange(0.5, 6.01, 0.5), [RHO_MAX]]))
     edges = edges[edges <= RHO_MAX]
-    x, w = np.polynomial.legendre.leggauss(GL2_NODES)
+    x, w = np.polynomial.legendre.leggauss(nodes)
     a, b = edges[:-1, None], edges[1:, None]
     r = (0.5 * (b - a) * x + 0.5 * (b + a)).ravel()
     return r, (0.5 * (b - a) * w).ravel() * r * np.exp(-0.5 * r * r)
 
 
-def _theta_panels(c: float) -> tuple[Array, Array]:
-    """Nodes and weights (divided by 2 pi) for theta in [0, 2 pi), split where cos(theta) or
-    cos(theta - arccos c) changes sign, refined geometrically towards every edge."""
+def _theta_panels(c: float, nodes: int, panels: int, finest: float) -> tuple[Array, Array]:
+    """Nodes and weights (divided by 2 pi) for theta over one turn, in the sectors between the angles
+    where cos(theta) or cos(theta - arccos c) changes sign, refined geometrically towards every edge."""
     tc = math.acos(min(max(c, -1.0), 1.0))
-    cuts = {0.0, 2 * math.pi, 0.5 * math.pi, 1.5 * math.pi,
-            (tc + 0.5 * math.pi) % (2 * math.pi), (tc + 1.5 * math.pi) % (2 * math.pi)}
-    cuts_a = np.array(sorted(cuts))
-    x, w = np.polynomial.legendre.leggauss(GL2_NODES)
-    nodes, weights = [], []
-    frac = np.geomspace(THETA_FINEST, 0.5, THETA_PANELS)
+    cuts = sorted({0.5 * math.pi, 1.5 * math.pi, (tc + 0.5 * math.pi) % (2 * math.pi),
+                   (tc + 1.5 * math.pi) % (2 * math.pi)})
+    cuts.append(cuts[0] + 2 * math.pi)
+    x, w = np.polynomial.legendre.leggauss(nodes)
+    out_x, out_w = [], []
+    frac = np.geomspace(finest, 0.5, panels)
     frac = np.concatenate([[0.0], frac[:-1], [0.5], 1.0 - frac[-2::-1], [1.0]])
-    for a, b in itertools.pairwise(cuts_a):
+    for a, b in itertools.pairwise(cuts):
         if b - a < 1e-15:
             continue
         e = a + (b - a) * frac
         lo, hi = e[:-1, None], e[1:, None]
-        nodes.append((0.5 * (hi - lo) * x + 0.5 * (hi + lo)).ravel())
-        weights.append((0.5 * (hi - lo) * w).ravel())
-    return np.concatenate(nodes), np.concatenate(weights) / (2 * math.pi)
+        out_x.append((0.5 * (hi - lo) * x + 0.5 * (hi + lo)).ravel())
+        out_w.append((0.5 * (hi - lo) * w).ravel())
+    return np.concatenate(out_x), np.concatenate(out_w) / (2 * math.pi)
 
 
 class _Bivariate:
-    """E[F(u1) G(u2)] at one q for any correlation c (the u1 factor, which does not depend on c, is
-    evaluated once per theta grid)."""
+    """E[F(u1) G(u2)] at one q for any correlation c, by one rule (FINE or COARSE)."""
 
-    def __init__(self, act: Activation, q: float) -> None:
-        self.act, self.s = act, math.sqrt(q)
-        self.r, self.wr = _rho_panels(min(1.0, 1.0 / self.s) if self.s > 0 else 1.0)
+    def __init__(self, act: Activation, q: float, rule: tuple[int, int, float] = FINE) -> None:
+        self.act, self.s, self.rule = act, math.sqrt(q), rule
+        self.r, self.wr = _rho_panels(min(1.0, 1.0 / self.s) if self.s > 0 else 1.0, rule[0])
 
     def pair(self, c: float) -> tuple[float, float]:
         """(E[phi(u1) phi(u2)], E[phi'(u1) phi'(u2)]) at correlation c."""
-        th, wt = _theta_panels(c)
+        th, wt = _theta_panels(c, *self.rule)
         tc = math.acos(min(max(c, -1.0), 1.0))
         u1 = self.s * np.outer(np.cos(th), self.r)
         u2 = self.s * np.outer(np.cos(th - tc), self.r)
@@ -339,23 +359,30 @@ def correlation_fixed_point(act: Activation, sigma_w: float, sigma_b: float, q_s
 
     For c >= 0, E[phi(u1) phi(u2)] = sum_n a_n^2 c^n (the Hermite expansion), so h(c) = c' - c is convex
     with h(0) = (sigma_w^2 E[phi]^2 + sigma_b^2) / q* >= 0 and h(1) = 0: when chi_1 = h'(1) + 1 > 1 there
-    is exactly one root c* < 1, and Newton's method from c = 0 climbs to it monotonically (quadratically).
-    When chi_1 <= 1, c* = 1 and chi_c = chi_1."""
+    is exactly one root c* < 1, and Newton's method from c = 0 climbs to it monotonically (quadratically),
+    first with a coarse quadrature, then with the fine one from there. When chi_1 <= 1, c* = 1 and
+    chi_c = chi_1."""
     chi = chi1(act, sigma_w, q_star)
     if chi <= 1.0:
         return 1.0, chi
-    bv = _Bivariate(act, q_star)
     c = 0.0
-    for _ in range(60):
-        pp, dd = bv.pair(c)
-        h = (sigma_w ** 2 * pp + sigma_b ** 2) / q_star - c
-        slope = sigma_w ** 2 * dd - 1.0
-        if h <= 0.0 or slope >= 0.0:  # at the root to rounding
-            return c, slope + 1.0
-        step = -h / slope
-        c = min(c + step, 1.0)
-        if step <= 1e-8:  # quadratic convergence: the error left is ~ step^2
-            break
+    for rule, tol in ((COARSE, 1e-6), (FINE, 1e-9)):  # the coarse root, then one or two fine steps
+        bv = _Bivariate(act, q_star, rule)
+        lo, hi = 0.0, 1.0  # h(lo) >= 0 > h on (c*, hi): Newton kept inside, else bisection
+        for _ in range(100):
+            pp, dd = bv.pair(c)
+            h = (sigma_w ** 2 * pp + sigma_b ** 2) / q_star - c
+            slope = sigma_w ** 2 * dd - 1.0
+            if h >= 0.0:
+                lo = c
+            else:
+                hi = c
+            new = c - h / slope if slope < 0.0 else math.nan
+            if not lo <= new <= hi:
+                new = 0.5 * (lo + hi)
+            step, c = abs(new - c), new
+            if step <= tol or hi - lo <= tol:  # Newton: the error left is ~ step^2
+                break
     return c, sigma_w ** 2 * bv.pair(c)[1]
 
 
@@ -469,6 +496,7 @@ def analyse(act: Activation, sigma_w: float, sigma_b: float = 0.0, layers: int =
     """Everything `actstat theory` reports."""
     if act.pieces > 1:
         raise ValueError("maxout has no single-variable mean-field map")
+    check_scales(sigma_w, sigma_b, q0)
     q_star = fixed_point(act, sigma_w, sigma_b, q0)
     chi = chi1(act, sigma_w, q_star)
     return TheoryResult(
