@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 from collections.abc import Callable
@@ -23,7 +24,7 @@ from .data import PREPROCESS, as_dtype, feature_scale_ratio, is_input_file, load
 from .errors import ConfigError, MemoryLimitError
 from .initializers import InitSpec, get_initializer
 from .losses import DEFAULT_CLASSES, DEFAULT_LOSS, DEFAULT_LR, LOSSES
-from .network import NetworkSpec, draw_peak_bytes, dropout_description, forward, make_streams
+from .network import NetworkSpec, _Helper, draw_peak_bytes, dropout_description, forward, make_streams
 from .seeds import mark_borderline
 from .stats import DEFAULT_BINS, LayerStats, MomentStats, layer_and_pre_stats, layer_stats
 from .suggest import assign_fixes
@@ -420,6 +421,28 @@ def config_dict(cfg: ProbeConfig, act: Activation, init: InitSpec) -> dict[str, 
 
 LayerCallback = Callable[[int, int], None]
 
+# Overlapping a layer's statistics with the next layer's product pays where per-layer overhead matters:
+# narrow layers (C4, 500 x 256). The product then runs on one BLAS thread (two would fight the
+# statistics' thread for the cores). That changes no number: OpenBLAS splits a product between threads
+# by rows and columns of the result, and with the fan-in within one of its K blocks (>= 256 on x86-64)
+# every entry is summed in the same order whatever the thread count; and float32 moments' dot products
+# are never threaded (float64's are, above 10,000 entries, which is why float64 keeps the default).
+# tests/test_speed_paths.py checks both, and that the probe gives the same document either way.
+OVERLAP_MAX_FAN_IN = 256
+OVERLAP_MIN_ENTRIES = 1 << 15  # per layer (batch x width): below it the hand-over costs more than it saves
+
+
+def overlap_statistics(spec: NetworkSpec, batch: int) -> contextlib.AbstractContextManager[None] | None:
+    """A context that puts BLAS on one thread, when the probe of ``spec`` should compute each layer's
+    statistics on a helper thread during the next layer's product; None when it should not."""
+    if spec.dtype != np.float32 or spec.depth < 2 or max(spec.dims[:-1]) > OVERLAP_MAX_FAN_IN \
+            or batch * min(spec.dims[1:]) < OVERLAP_MIN_ENTRIES:
+        return None
+    from .executor import _BlasThreads
+
+    blas = _BlasThreads.find()
+    return blas.limit(1) if blas is not None else None
+
 
 def run_probe(cfg: ProbeConfig, x: Array | None = None, on_layer: LayerCallback | None = None,
               prefetch: bool = True) -> ProbeResult:
@@ -460,19 +483,45 @@ def run_probe(cfg: ProbeConfig, x: Array | None = None, on_layer: LayerCallback 
     out = x
     total = spec.depth * (2 if cfg.grad else 1)
     keep_u = keeps_u(act, spec.batchnorm, spec.dropout)
-    for tr in forward(spec, x, rngs["weights"], rngs["dropout"], keep=cfg.grad, prefetch=prefetch,
-                      meanwhile=input_statistics):
-        st, pre = layer_and_pre_stats(tr.h, tr.u, act, cfg.bins, cfg.hist_range)
+
+    def add_result(index: int, symmetric: bool, lsuv_iters: int, st: LayerStats, pre: MomentStats) -> None:
         if st.dead_frac is not None and not dead_judged(cfg.batch):
             st = replace(st, dead_frac=None)  # too few examples to tell a dead unit from a live one
-        results.append(LayerResult(tr.index, spec.dims[tr.index], st, pre, tr.symmetric, tr.lsuv_iters))
-        if cfg.grad:
-            u = tr.u if keep_u else None  # (else the derivative comes from h, kept as the next layer's x)
-            caches.append(LayerCache(tr.x, tr.W, u, tr.mask, tr.bn.inv_std if tr.bn else None, tr.b is not None))
-            out = tr.out
-        del tr
+        results.append(LayerResult(index, spec.dims[index], st, pre, symmetric, lsuv_iters))
         if on_layer is not None:
             on_layer(len(results), total)
+
+    # small float32 layers: each layer's statistics on a helper thread while the next layer's product runs
+    # (on one BLAS thread, so that the two do not fight for the cores); see overlap_statistics
+    overlap = overlap_statistics(spec, cfg.batch) if prefetch else None
+    arrays: dict[int, tuple[Array, Array]] = {}
+    helper = _Helper(lambda l: layer_and_pre_stats(*arrays.pop(l), act, cfg.bins, cfg.hist_range)) \
+        if overlap is not None else None
+    waiting: tuple[int, bool, int] | None = None
+    try:
+        with overlap if overlap is not None else contextlib.nullcontext():
+            for tr in forward(spec, x, rngs["weights"], rngs["dropout"], keep=cfg.grad, prefetch=prefetch,
+                              meanwhile=input_statistics):
+                if helper is None:
+                    add_result(tr.index, tr.symmetric, tr.lsuv_iters,
+                               *layer_and_pre_stats(tr.h, tr.u, act, cfg.bins, cfg.hist_range))
+                else:
+                    if waiting is not None:
+                        add_result(*waiting, *helper.result())
+                    arrays[tr.index] = (tr.h, tr.u)
+                    helper.submit(tr.index)
+                    waiting = (tr.index, tr.symmetric, tr.lsuv_iters)
+                if cfg.grad:
+                    u = tr.u if keep_u else None  # (else the derivative comes from h, kept as the next layer's x)
+                    caches.append(LayerCache(tr.x, tr.W, u, tr.mask, tr.bn.inv_std if tr.bn else None,
+                                             tr.b is not None))
+                    out = tr.out
+                del tr
+            if waiting is not None:
+                add_result(*waiting, *helper.result())  # type: ignore[union-attr]
+    finally:
+        if helper is not None:
+            helper.close()  # (a layer's statistics under way finish first)
     input_stats = inputs[0]
     thresholds = default_thresholds() | cfg.thresholds
     facts = [LayerFacts(r.index, r.stats, r.symmetric) for r in results]
