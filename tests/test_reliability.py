@@ -200,3 +200,33 @@ def test_inputs_at_the_float_limits_give_no_warnings(pre: str, dtype: str, tmp_p
         assert doc["input"]["min"] == 0.0 and doc["input"]["max"] == 1.0
     if pre == "standardize":
         assert doc["input"]["std"] == pytest.approx(1.0, rel=1e-6)
+
+
+# --- item 10 (and item 9's theory cases): theory takes finite numbers it can square ---------------
+
+@pytest.mark.parametrize("option", ["--sigma-w", "--sigma-b", "--q0"])
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf", "NaN", "1e400"])
+def test_theory_refuses_non_finite_numbers(option: str, value: str) -> None:
+    msg = one_line_error(run("theory", option, value, code=None))
+    assert option in msg, msg
+
+
+@pytest.mark.parametrize("args", [["theory", "--sigma-w", "1e200"], ["theory", "--sigma-b", "1e160"],
+                                  ["probe", "--theory", "--gain", "1e155"], ["probe", "--theory", "--bias-std", "1e300"]])
+def test_theory_beyond_the_float_range_is_a_clear_error(args: list[str]) -> None:
+    msg = one_line_error(run(*args, "--layers", "3", code=None) if args[0] == "theory"
+                         else run(*args, "--layers", "3", "--width", "8", "--batch", "8", code=None))
+    assert "mean-field theory needs" in msg, msg
+
+
+@pytest.mark.parametrize("act", ["tanh", "relu", "gelu", "sigmoid", "linear"])
+@pytest.mark.parametrize("sw, sb, q0", [(1e150, 0.0, 1.0), (1.0, 1e150, 1.0), (1e150, 1e150, 1e300), (1e-300, 0.0, 1e-300)])
+def test_theory_at_its_limits_answers_in_json(act: str, sw: float, sb: float, q0: float) -> None:
+    r = run("theory", "--act", act, "--sigma-w", repr(sw), "--sigma-b", repr(sb), "--q0", repr(q0), "--layers", "4",
+            "--format", "json")
+    assert r.stderr == ""
+    doc = json.loads(r.stdout, parse_constant=lambda c: pytest.fail(c))
+    assert doc["sigma_w"] == sw and len(doc["layers"]) == 4
+    q1 = doc["layers"][0]["q"]  # q^1 = sigma_w^2 q0 + sigma_b^2, inf (null) past the overflow guard
+    expected = sw * sw * q0 + sb * sb
+    assert (q1 is None and expected > 1e300) or q1 == pytest.approx(expected, rel=1e-12)

@@ -107,6 +107,18 @@ class InputType(click.ParamType):
         self.fail(f"'{v}' is neither an input kind ({', '.join(INPUT_KINDS)}) nor a .npy/.csv/.tsv file", param, ctx)
 
 
+class FiniteFloatRange(click.FloatRange):
+    """click.FloatRange that also refuses nan and inf (which compare false with every bound)."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        import math
+
+        v = super().convert(value, param, ctx)
+        if not math.isfinite(v):
+            self.fail(f"{value!r} is not a finite number", param, ctx)
+        return v
+
+
 class RangeType(click.ParamType):
     name = "lo,hi"
 

@@ -6,17 +6,17 @@ import click
 
 from .app import CONTEXT, cli, core_errors
 from .common import check_pictures, emit
-from .options import NameSpec, _act_lookup, _with_options, format_options
+from .options import FiniteFloatRange, NameSpec, _act_lookup, _with_options, format_options
 
 
 @cli.command(context_settings=CONTEXT)
 @click.option("--act", "act", type=NameSpec("act", _act_lookup), default="tanh", show_default=True,
               help="Activation NAME[:PARAM] (maxout has no mean-field map).")
-@click.option("--sigma-w", type=click.FloatRange(min=0, min_open=True), default=None,
+@click.option("--sigma-w", type=FiniteFloatRange(min=0, min_open=True), default=None,
               help="Weight scale: W ~ N(0, sigma_w^2/fan_in).  [default: 1, or the critical value with --critical]")
-@click.option("--sigma-b", type=click.FloatRange(min=0), default=0.0, show_default=True, help="Bias std.")
+@click.option("--sigma-b", type=FiniteFloatRange(min=0), default=0.0, show_default=True, help="Bias std.")
 @click.option("--layers", type=click.IntRange(1, 100_000), default=10, show_default=True)
-@click.option("--q0", type=click.FloatRange(min=0, min_open=True), default=1.0, show_default=True,
+@click.option("--q0", type=FiniteFloatRange(min=0, min_open=True), default=1.0, show_default=True,
               help="The inputs' mean square (1 for N(0,1) inputs).")
 @click.option("--critical", is_flag=True, help="Solve for the sigma_w with chi_1 = 1 at --sigma-b and use it.")
 @click.option("--phase-diagram", "diagram", type=click.Path(dir_okay=False), default=None,
