@@ -11,7 +11,7 @@ fix printed without ``--suggest``):
   activation's usual init (``recommended_init``: --suggest shows when that advice makes things worse). The
   variance-preserving init is ``--init critical`` (the sigma_w with chi_1 = 1, ``theory``) for a
   one-piece activation that has one, and for maxout of k pieces ``--init xavier --gain g`` with
-  g = 1/sqrt(E[max of k N(0,1)]^2) (g = 1 for k = 2: the max of two pieces keeps the variance at
+  g = 1/sqrt(E[(max of k N(0,1))^2]) (g = 1 for k = 2: the max of two pieces keeps the variance at
   sigma_w = 1, not He's sqrt 2). It is left out when the mean-field map predicts that the critical
   weights drive more than the saturation threshold of the units into the flat region at the last
   layer (sigmoid: sigma_w = 10.1; there batch norm comes first). With raw user data (unscaled_input,
@@ -146,7 +146,7 @@ def variance_preserving(cfg: Any, act: Activation) -> Fix | None:
         g = maxout_gain(act.pieces)
         return Fix(("--init", "xavier", *_gain_args(cfg, g)), (("init", "xavier"), ("gain", g)),
                    f"maxout of {act.pieces} pieces keeps the variance at sigma_w = {g:.4g}"
-                   f" (E[max of {act.pieces}]^2 = {1 / g ** 2:.4g})")
+                   f", as E[(max of {act.pieces} N(0,1))^2] = {1 / g ** 2:.4g}")
     sw = _critical(act.spec, float(cfg.bias_std))
     if sw is None:
         return None
