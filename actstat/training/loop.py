@@ -379,7 +379,7 @@ def _hist_range(run: _Run, h: Array) -> tuple[float, float]:
 
 def _checkpoint(run: _Run, s: int, p: Pass, prev: list[Array] | None) -> dict[str, Any]:
     from ..backward import frobenius
-    from ..stats import layer_and_pre_stats, moments
+    from ..stats import layer_stats, moments
 
     model = run.model
     act = run.spec.act
@@ -389,7 +389,9 @@ def _checkpoint(run: _Run, s: int, p: Pass, prev: list[Array] | None) -> dict[st
     val_loss, val_acc = model.evaluate(*run.eval_val, run.weight_decay)
     layers = []
     for i, (lp, L) in enumerate(zip(p.layers, model.layers)):
-        st, _ = layer_and_pre_stats(lp.h, lp.u, act, run.cfg.bins, run.hist_ranges[i])
+        # the saturation rules of the activations whose derivative comes from h are stated on h (tanh,
+        # sigmoid); the others' (elu, gelu, ...) on u
+        st = layer_stats(lp.h, lp.u if act.df_out is None else None, act, run.cfg.bins, run.hist_ranges[i])
         ratio = None
         if prev is not None:
             with np.errstate(all="ignore"):
