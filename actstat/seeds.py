@@ -20,10 +20,10 @@ every single-seed probe).
 majority of the seeds (more than N/2). With N = 1: when it fired.
 
 Borderline (one seed, ``borderline``): a warning is borderline when its value lies within two expected
-seed-to-seed standard deviations of its threshold. Ratios of RMS figures (vanishing, exploding,
-collapse, not_centered, the gradient ratios) fluctuate log-normally over the weight draw: the standard
-deviation of ln(ratio) across seeds is about sqrt(SPREAD_C * d / n), d the number of random layers the
-ratio spans and n their (harmonic mean) width. Shares (saturation, dead, zigzag) over the n units of a
+seed-to-seed standard deviations of its threshold. Ratios of RMS figures (vanishing, exploding, the
+gradient ratios) fluctuate log-normally over the weight draw: the standard deviation of ln(ratio)
+across seeds is about sqrt(SPREAD_C * d / n), d the number of random layers the ratio spans and n
+their (harmonic mean) width; a ratio within one layer (collapse, not_centered) spans d = 1. Shares (saturation, dead, zigzag) over the n units of a
 layer: sqrt(SHARE_C * t (1 - t) / n) at the threshold t. symmetry, scale_mismatch and unscaled_input
 do not depend on the seed and are never borderline.
 """
@@ -225,8 +225,10 @@ def expected_spread(w: Diagnostic, widths: Sequence[int]) -> tuple[float, str] |
     l = w.layer
     if w.kind in ("symmetry", "scale_mismatch", "unscaled_input") or l < 1 or not math.isfinite(w.value):
         return None
-    if w.rule in ("vanishing", "exploding", "collapse", "not_centered"):
+    if w.rule in ("vanishing", "exploding"):
         return math.sqrt(SPREAD_C * l / _harmonic(widths[:l])), "log"
+    if w.rule in ("collapse", "not_centered"):  # a ratio within one layer: its own units only
+        return math.sqrt(SPREAD_C / widths[l - 1]), "log"
     if w.rule in ("vanishing_rate", "exploding_rate"):
         k = min(RATE_WINDOW, l - 1)
         return math.sqrt(SPREAD_C * k / _harmonic(widths[l - k:l])) / k, "log"
