@@ -21,8 +21,8 @@ without statistics against the plain loop, the cost per step alone.
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
-import statistics
 import subprocess
 import sys
 import time
@@ -30,7 +30,7 @@ from pathlib import Path
 
 os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")  # as the CLI sets it, before numpy loads OpenBLAS
 
-import numpy as np  # noqa: E402
+import numpy as np
 
 HERE = Path(__file__).resolve().parent
 CONFIGS = {
@@ -54,7 +54,7 @@ def plain_train(X: np.ndarray, y: np.ndarray, widths: tuple[int, ...], classes: 
     """The notes' loop: mini-batch, forward, softmax loss, backward, Adam. Returns the last loss."""
     rng = np.random.default_rng(seed)
     dims = (X.shape[1], *widths, classes)
-    W = [rng.standard_normal((a, b)) * np.sqrt(2.0 / a) for a, b in zip(dims[:-1], dims[1:])]
+    W = [rng.standard_normal((a, b)) * np.sqrt(2.0 / a) for a, b in itertools.pairwise(dims)]
     b = [np.zeros(n) for n in dims[1:]]
     params = W + b
     m = [np.zeros_like(p) for p in params]
@@ -147,12 +147,13 @@ def main() -> None:
             steps //= 2
         X, y = make_data(features, classes)
         Xt, yt = X[X.shape[0] // 5:], y[X.shape[0] // 5:]
-        runs = {
-            "plain1": lambda: plain_train(Xt, yt, widths, classes, batch, steps),
-            "plain2": lambda: plain_train(Xt, yt, widths, classes, batch, steps),
-            "stats": lambda: actstat_train(X, y, widths, classes, batch, steps, 10),
-            "bare": lambda: actstat_train(X, y, widths, classes, batch, steps, steps),
-        }
+        def plain(Xt=Xt, yt=yt, widths=widths, classes=classes, batch=batch, steps=steps) -> None:
+            plain_train(Xt, yt, widths, classes, batch, steps)
+
+        def ours(every: int, X=X, y=y, widths=widths, classes=classes, batch=batch, steps=steps) -> None:
+            actstat_train(X, y, widths, classes, batch, steps, every)
+
+        runs = {"plain1": plain, "plain2": plain, "stats": lambda: ours(10), "bare": lambda steps=steps: ours(steps)}
         wall: dict[str, list[float]] = {k: [] for k in runs}
         cpu: dict[str, list[float]] = {k: [] for k in runs}
         for rep in range(reps):  # interleaved, so that the machine's load hits every variant alike

@@ -81,7 +81,7 @@ def test_update_ratio_panel_is_log10_with_the_guide_line() -> None:
     ax = next(a for a in fig.axes if "update ratio" in a.get_title())
     lines = {ln.get_label(): ln for ln in ax.get_lines()}
     for i in (1, 2):
-        x, y = lines[f"layer {i}"].get_data()
+        _, y = lines[f"layer {i}"].get_data()
         want = [math.log10(cp["layers"][i - 1]["update_ratio"]) for cp in doc["checkpoints"][1:]]
         assert np.isnan(y[0])  # no update at step 0
         np.testing.assert_allclose(y[1:], want)
@@ -118,3 +118,19 @@ def test_compare_figure_overlays_one_curve_per_run(tmp_path: Path) -> None:
     assert [lab for lab in labels if lab.startswith("run")] == ["run 0", "run 1", "run 2"]
     save_figure(fig, tmp_path / "c.png")
     assert png_size(tmp_path / "c.png")[0] > 0
+
+
+def test_train_command_writes_both_pictures_or_nothing(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from actstat.cli import cli
+
+    args = ["train", "--data", "spiral", "--layers", "2", "--width", "8", "--steps", "12", "--format", "json"]
+    r = CliRunner().invoke(cli, [*args, "--plot", str(tmp_path / "p.svg"), "--hist", str(tmp_path / "h.png"),
+                                 "--dpi", "40"], catch_exceptions=False)
+    assert r.exit_code == 0, r.stderr
+    assert ET.parse(tmp_path / "p.svg").getroot().tag.endswith("svg")
+    assert png_size(tmp_path / "h.png")[0] > 100
+    r = CliRunner().invoke(cli, [*args, "--plot", str(tmp_path / "q.png"), "--hist", str(tmp_path / "h.gif")])
+    assert r.exit_code == 2 and "Traceback" not in r.stderr
+    assert not (tmp_path / "q.png").exists() and not (tmp_path / "h.gif").exists()

@@ -194,7 +194,7 @@ def _step_ticks(steps: np.ndarray, most: int = 6) -> list[int]:
     n = len(steps)
     if n <= most:
         return list(range(n))
-    return sorted({int(round(i)) for i in np.linspace(0, n - 1, most)})
+    return sorted({int(np.rint(i)) for i in np.linspace(0, n - 1, most)})
 
 
 @quiet
