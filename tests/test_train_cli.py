@@ -153,3 +153,30 @@ def test_ctrl_c_keeps_the_ndjson_lines_and_writes_no_picture(tmp_path) -> None:
     assert lines[0]["type"] == "train" and lines[1]["step"] == 0 and len(lines) >= 3
     assert all(x["type"] in ("train", "checkpoint") for x in lines)
     assert "Interrupted" in err and len(err.strip().splitlines()) == 1 and not pic.exists()
+
+
+def test_mnist_directory(tmp_path) -> None:
+    """mnist:DIR on tiny IDX files written here (gzipped training files, plain t10k files)."""
+    import gzip
+    import struct
+
+    import numpy as np
+
+    def idx(path, a, gz):
+        raw = bytes([0, 0, 8, a.ndim]) + b"".join(struct.pack(">I", d) for d in a.shape) + a.astype(np.uint8).tobytes()
+        path.write_bytes(gzip.compress(raw) if gz else raw)
+
+    rng = np.random.default_rng(0)
+    y = np.arange(60) % 3
+    imgs = (rng.random((60, 4, 4)) * 60 + 60 * y[:, None, None]).astype(np.uint8)  # the class sets the brightness
+    idx(tmp_path / "train-images-idx3-ubyte.gz", imgs[:40], True)
+    idx(tmp_path / "train-labels-idx1-ubyte.gz", y[:40], True)
+    idx(tmp_path / "t10k-images-idx3-ubyte", imgs[40:], False)
+    idx(tmp_path / "t10k-labels-idx1-ubyte", y[40:], False)
+    r = CliRunner().invoke(cli, ["train", "--data", f"mnist:{tmp_path}", "--layers", "1", "--width", "8",
+                                 "--batch-size", "20", "--steps", "60", "--optimizer", "adam", "--lr", "0.05",
+                                 "--format", "json"])
+    assert r.exit_code == 0, r.stderr
+    doc = json.loads(r.stdout)
+    assert doc["data"] == {"name": "mnist", "train": 40, "val": 20, "features": 16, "classes": 3}
+    assert doc["final"]["val_acc"] > 0.9
