@@ -38,11 +38,124 @@ def readme_commands() -> list[str]:
 COMMANDS = readme_commands()
 
 
+def readme_transcripts() -> dict[str, list[str]]:
+    """Every output the README shows, by the command that prints it: a code block that starts with
+    `$ actstat ...` followed by its output, or a block holding one `actstat ...` line followed at once
+    by a block of output. A line "..." stands for any number of lines, "..." inside a line for any text
+    (the line begins with what precedes it and ends with what follows); the lines shown may be a part
+    of the output."""
+    blocks: list[tuple[int, int, list[str]]] = []  # (first line, last line, lines) of each plain ``` block
+    inside, lang, body, first = False, "", [], 0
+    for n, line in enumerate(README.splitlines()):
+        if line.startswith("```"):
+            if not inside:
+                inside, lang, body, first = True, line[3:].strip(), [], n
+            else:
+                inside = False
+                if not lang:
+                    blocks.append((first, n, body))
+        elif inside:
+            body.append(line)
+    text = README.splitlines()
+    out: dict[str, list[str]] = {}
+    for i, (_, last, lines) in enumerate(blocks):
+        if lines and lines[0].startswith("$ actstat ") and len(lines) > 1:
+            out[lines[0][2:]] = lines[1:]
+        elif len(lines) == 1 and lines[0].startswith("actstat ") and i + 1 < len(blocks):
+            start, _, nxt = blocks[i + 1]
+            between = "".join(text[last + 1:start]).strip()
+            if between == "" and nxt and not re.match(r"(\$ )?(actstat [a-z]+( |$)|pip |dask )", nxt[0]):
+                out[lines[0]] = nxt
+    return out
+
+
+TRANSCRIPTS = readme_transcripts()
+
+# The jq filters the README pipes into, as Python (jq >= 1.7 prints numbers as they were written).
+JQ = {
+    "-c '.warnings[0] | {layer, kind, value, threshold}'":
+        lambda docs: [{k: d["warnings"][0][k] for k in ("layer", "kind", "value", "threshold")} for d in docs],
+    "-c .final": lambda docs: [d["final"] for d in docs],
+    "-c 'select(.type == \"checkpoint\") | [.step, .loss, .val_acc]'":
+        lambda docs: [[d["step"], d["loss"], d["val_acc"]] for d in docs if d.get("type") == "checkpoint"],
+}
+
+
+def matches(expected: list[str], actual: list[str]) -> bool:
+    """``expected`` (with its "..." wildcards) equals a run of consecutive lines of ``actual``."""
+    from functools import lru_cache
+
+    @lru_cache(maxsize=None)
+    def at(e: int, a: int) -> bool:
+        if e == len(expected):
+            return True
+        line = expected[e]
+        if line.strip() == "...":
+            return any(at(e + 1, k) for k in range(a, len(actual) + 1))
+        if a == len(actual):
+            return False
+        if "..." in line:
+            head, _, tail = line.partition("...")
+            ok = actual[a].startswith(head) and actual[a].endswith(tail) and len(actual[a]) >= len(head + tail)
+            return ok and at(e + 1, a + 1)
+        return actual[a] == line and at(e + 1, a + 1)
+
+    return any(at(0, a) for a in range(len(actual) + 1))
+
+
+def test_readme_shows_outputs() -> None:
+    assert len(TRANSCRIPTS) >= 8
+
+
+@pytest.mark.parametrize("command", sorted(TRANSCRIPTS))
+def test_readme_output_is_what_the_command_prints(command: str, tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    cmd, _, pipe = command.partition(" | ")
+    r = CliRunner().invoke(cli, shlex.split(cmd)[1:], catch_exceptions=False)
+    assert r.exit_code in (0, 3), (command, r.stderr)
+    if pipe:
+        assert pipe.startswith("jq "), f"teach tests/test_docs.py the pipe {pipe!r}"
+        flt = pipe.removeprefix("jq ")
+        assert flt in JQ, f"teach tests/test_docs.py the jq filter {flt!r}"
+        text = r.stdout.strip()
+        docs = [json.loads(text)] if text.startswith("{\n") else [json.loads(ln) for ln in text.splitlines()]
+        actual = [json.dumps(v, separators=(",", ":")) for v in JQ[flt](docs)]
+    else:
+        actual = r.stdout.splitlines()
+    expected = TRANSCRIPTS[command]
+    assert matches(expected, actual) or matches(expected, r.output.splitlines()), (
+        f"README output of `{command}` differs from what it prints:\n" + r.output)
+
+
+def test_readme_toml_example_works_with_probe_and_compare(tmp_path: Path) -> None:
+    """The README says both commands read any option from the file: its example does."""
+    [toml] = re.findall(r"```toml\n(.*?)```", README, flags=re.S)
+    path = tmp_path / "model.toml"
+    path.write_text(toml)
+    for command in ("probe", "compare"):
+        r = CliRunner().invoke(cli, [command, "--config", str(path), "--batch", "20", "--format", "json"])
+        assert r.exit_code in (0, 3), (command, r.stderr)
+        doc = json.loads(r.stdout)
+        cfg = doc["config"] if command == "probe" else doc["configs"][0]
+        assert cfg["act"] == "tanh" and cfg["init"] == "xavier"
+        widths = cfg["widths"] if command == "probe" else None
+        assert widths is None or widths == json.loads(re.search(r"widths = (\[.*\])", toml).group(1))
+        assert doc["thresholds"]["saturation"] == 0.3 if command == "probe" else True
+
+
+def test_matcher_wildcards() -> None:
+    actual = ["a", "b", "c", "d,e,f"]
+    assert matches(["b", "c"], actual) and matches(["a", "...", "d,e..."], actual)
+    assert matches(["d...f"], actual) and not matches(["d...g"], actual)
+    assert not matches(["a", "c"], actual) and not matches(["b", "d,x..."], actual)
+
+
 def test_readme_has_commands() -> None:
     assert len(COMMANDS) >= 15
 
 
-@pytest.mark.parametrize("command", COMMANDS)
+@pytest.mark.parametrize("command", [c for c in COMMANDS if not any(t.startswith(c) for t in TRANSCRIPTS)])
 def test_readme_command_runs(command: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     args = shlex.split(command)[1:]
