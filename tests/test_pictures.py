@@ -233,7 +233,7 @@ def test_relu_zero_spike_is_drawn_apart_and_stated() -> None:
     for ax, L in zip(axes[1:], doc["layers"]):
         counts = np.array(L["hist"]["counts"], dtype=float)
         zeros = L["zero_frac"] * (counts.sum() + L["hist"]["outside"])
-        assert f"zeros {100 * L['zero_frac']:.1f}%" in ax.get_title()
+        assert f"exact zeros {100 * L['zero_frac']:.1f}% (hatched)" in ax.get_title()
         blue = [p.get_height() for p in ax.patches[:30]]
         rest = counts.copy()
         rest[0] -= zeros

@@ -206,7 +206,7 @@ def _hist_panel(ax: Any, hist: dict[str, Any], title: str, kinds: list[str], mea
         rest = counts.copy()
         if zeros > 0 and (counts.sum() - zeros) > 0:
             rest[k] -= zeros
-            stat += f", zeros {100 * float(zero_frac):.1f}%"
+            stat += f"\nexact zeros {100 * float(zero_frac):.1f}% (hatched)"
         else:
             zeros = 0.0
         ax.bar(edges[:-1], rest, width=np.diff(edges), align="edge", color=color, edgecolor="none")
