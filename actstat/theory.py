@@ -549,20 +549,25 @@ class Band:
         return AGREE_SIGMAS * self.sd_ln_std + AGREE_FLOOR
 
 
-def _unit_moments(act: Activation, q: float) -> tuple[float, float, float, float]:
-    """(E[phi], E[phi^2], Var(phi^2) / E[phi^2]^2, Var((phi - mean)^2) / Var(phi)^2) at q, by the
-    split panel quadrature (one evaluation of phi)."""
+def _unit_moments(act: Activation, q: float) -> tuple[float, float, float, float, float]:
+    """(E[phi], ln E[phi^2], ln Var(phi), Var(phi^2) / E[phi^2]^2, Var((phi - mean)^2) / Var(phi)^2) at
+    q, by the split panel quadrature (one evaluation of phi), computed on phi / max|phi| so that no
+    power overflows however large q is."""
     x, w = _nodes(q)
     with np.errstate(all="ignore"):
         h = act.f(x)
-    m1 = _sym_dot(w, h)
-    m2 = _sym_dot(w, h * h)
-    m4 = _sym_dot(w, (h * h) ** 2)
+    scale = float(np.max(np.abs(h)))
+    if not (math.isfinite(scale) and scale > 0):
+        return 0.0, -math.inf, -math.inf, 2.0, 2.0
+    hs = h / scale
+    m1 = _sym_dot(w, hs)
+    m2 = _sym_dot(w, hs * hs)
     var = max(m2 - m1 * m1, 0.0)
-    c4 = _sym_dot(w, (h - m1) ** 4)
-    k2 = m4 / (m2 * m2) - 1.0 if m2 > 0 else 2.0
-    kv = c4 / (var * var) - 1.0 if var > 0 else 2.0
-    return m1, m2, max(k2, 0.0), max(kv, 0.0)
+    k2 = _sym_dot(w, (hs * hs) ** 2) / (m2 * m2) - 1.0 if m2 > 0 else 2.0
+    kv = _sym_dot(w, (hs - m1) ** 4) / (var * var) - 1.0 if var > 0 else 2.0
+    ln_s2 = 2.0 * math.log(scale)
+    return (scale * m1, ln_s2 + math.log(m2) if m2 > 0 else -math.inf,
+            ln_s2 + math.log(var) if var > 0 else -math.inf, max(k2, 0.0), max(kv, 0.0))
 
 
 def finite_width_bands(act: Activation, sigma_w: float | Sequence[float], sigma_b: float,
@@ -597,22 +602,25 @@ def finite_width_bands(act: Activation, sigma_w: float | Sequence[float], sigma_
             out.append(Band(math.inf, math.inf, math.inf))
             v = math.inf
             continue
-        m1, m2, k2, kv = _unit_moments(act, t.q)
+        m1, ln_m2, ln_var, k2, kv = _unit_moments(act, t.q)
         hi, lo = _unit_moments(act, t.q * math.exp(e)), _unit_moments(act, t.q * math.exp(-e))
-        d_m1 = (hi[0] - lo[0]) / (2 * e)  # d mean / d ln q
-        d_m2 = (hi[1] - lo[1]) / (2 * e)
-        var = max(m2 - m1 * m1, 1e-300)
-        d_ln_std = (d_m2 - 2.0 * m1 * d_m1) / (2.0 * var)
+        if not all(math.isfinite(x) for x in (ln_m2, ln_var, hi[1], lo[1], hi[2], lo[2])):
+            out.append(Band(math.inf, math.inf, math.inf))
+            v = math.inf
+            continue
+        s_l = (hi[1] - lo[1]) / (2 * e)  # d ln E[phi^2] / d ln q
+        d_ln_std = (hi[2] - lo[2]) / (4 * e)
+        alpha = abs((hi[0] - lo[0]) / (2 * e * m1)) if m1 != 0 else 0.0  # |d ln mean / d ln q|
+        std = math.exp(0.5 * ln_var)
         sd_q = math.sqrt(v)
         # the mean moves multiplicatively with q (a wide band is not symmetric in the mean itself)
-        alpha = abs(d_m1 / m1) if m1 != 0 else 0.0
-        mean_tol = (AGREE_SIGMAS * math.sqrt(var / n) + abs(m1) * math.expm1(min(AGREE_SIGMAS * alpha * sd_q, 700.0))
-                    + AGREE_FLOOR * max(abs(m1), math.sqrt(var)))
+        mean_tol = (AGREE_SIGMAS * std / math.sqrt(n) + abs(m1) * math.expm1(min(AGREE_SIGMAS * alpha * sd_q, 700.0))
+                    + AGREE_FLOOR * max(abs(m1), std))
         out.append(Band(sd_q, math.sqrt(d_ln_std ** 2 * v + kv / (4.0 * n)), mean_tol))
         if l + 1 < L:
             q_next = pred[l + 1].q
-            s_l = d_m2 / m2 if m2 > 0 else 1.0
-            b_l = sw[l + 1] ** 2 * m2 / q_next if math.isfinite(q_next) and q_next > 0 else 1.0
+            b_l = (math.exp(2 * math.log(sw[l + 1]) + ln_m2 - math.log(q_next))
+                   if math.isfinite(q_next) and q_next > 0 else 1.0)
             v = b_l * b_l * (s_l * s_l * v + k2 / n)
     return out
 
@@ -673,7 +681,8 @@ def _ranges(layers: Sequence[int]) -> str:
 def _notes(pred: Sequence[TheoryLayer], verdicts: Sequence[Verdict], widths: Sequence[int],
            input_cv: float) -> list[str]:
     notes: list[str] = []
-    width = f"width {widths[1]}" if len(set(widths[1:])) == 1 else "these widths"
+    width = (f"width {widths[1]}" if len(set(widths[1:])) == 1
+             else f"widths {min(widths[1:])}..{max(widths[1:])}")
     why = {
         "overflow": "overflow: the measurement or the prediction is not finite",
         "unequal inputs": f"the examples' mean squares differ (coefficient of variation {input_cv:.3g}): the"
@@ -685,6 +694,9 @@ def _notes(pred: Sequence[TheoryLayer], verdicts: Sequence[Verdict], widths: Seq
         layers = [l + 1 for l, v in enumerate(verdicts) if v.reason == reason]
         v = verdicts[layers[-1] - 1]
         verb = "parts" if len(layers) == 1 else "part"
+        if reason == "overflow":
+            notes.append(f"theory: {_ranges(layers)} {verb} from the prediction: {why[reason]}")
+            continue
         notes.append(f"theory: {_ranges(layers)} {verb} from the prediction by more than the expected"
                      f" finite-width fluctuation (layer {layers[-1]}: measured std / predicted {v.ratio:.3g},"
                      f" allowed x/÷ {v.tolerance:.3g}); likely reason: {why[reason]}")

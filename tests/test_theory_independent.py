@@ -335,3 +335,15 @@ def test_probe_theory_parts_for_inputs_of_unequal_length() -> None:
         m2 = np.mean([h[l].std ** 2 + h[l].mean ** 2 for h in halves])
         m1 = np.mean([h[l].mean for h in halves])
         assert L["std"] == pytest.approx(math.sqrt(m2 - m1 * m1), rel=0.03)
+
+
+def test_probe_theory_through_an_overflow() -> None:
+    """q grows 22500x a layer: prediction and measurement pass the float limits; the band never
+    overflows on the way (no RuntimeWarning: the test config turns one into an error), the layers
+    before agree, and the ones after are named as an overflow."""
+    doc = run_probe(ProbeConfig(widths=(50,) * 80, batch=20, act="relu", init="normal:30", theory=True)).to_dict()
+    verdicts = [(L["theory"]["agrees"], L["theory"]["reason"]) for L in doc["layers"]]
+    first_bad = next(i for i, (ok, _) in enumerate(verdicts) if not ok)
+    assert first_bad > 50 and all(ok for ok, _ in verdicts[:first_bad])
+    assert {r for ok, r in verdicts if not ok} == {"overflow"}
+    assert any("part from the prediction: overflow" in n for n in doc["notes"])
