@@ -544,3 +544,16 @@ def test_every_picture_option_says_what_it_wrote(tmp_path: Path) -> None:
     r = run("theory", "--phase-diagram", str(d), "--format", "json")
     assert r.stderr.splitlines() == [f"wrote {d}"] and json.loads(r.stdout)["act"] == "tanh"
     assert all(f.stat().st_size > 0 for f in (h, p, c, d))
+
+
+@pytest.mark.parametrize("columns", [120, 80, 40])
+def test_list_on_a_terminal_keeps_every_formula_whole(columns: int, monkeypatch) -> None:
+    from actstat.rendering.table import render_list_table
+
+    doc = json.loads(run("list", "--format", "json").stdout)
+    text = on_terminal(render_list_table, doc, columns, monkeypatch)
+    assert_fits(text, columns)
+    flat = " ".join(text.split())
+    for entries in doc.values():
+        for d in entries:
+            assert " ".join(d["formula"].split()) in flat, d["name"]

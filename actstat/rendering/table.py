@@ -9,7 +9,6 @@ from itertools import groupby
 from typing import IO, Any
 
 from rich.console import Console
-from rich.table import Table
 from rich.text import Text
 
 from ..diagnostics import GRADIENT_KINDS, THRESHOLDS
@@ -429,14 +428,33 @@ def render_grad_table(console: Console, doc: dict[str, Any], by_layer: dict[int,
 def render_catalogue(rows: Sequence[tuple[str, str, str]], title: str, file: IO[str]) -> None:
     """A catalogue: name, parameter, formula."""
     console = make_console(file)
-    table = Table(title=title, title_justify="left", box=None, show_edge=False, pad_edge=False,
-                  header_style="bold")
-    table.add_column("name")
-    table.add_column("parameter")
-    table.add_column("formula", overflow="fold")
-    for r in rows:
-        table.add_row(*r)
-    console.print(table)
+    import textwrap
+
+    heads = ("name", "parameter", "formula")
+    w = [max(len(h), *(len(r[j]) for r in rows)) for j, h in enumerate(heads[:2])]
+    width = _limit(console)
+    left = w[0] + w[1] + 2 * GAP
+    # on a terminal the formula wraps in its own column; where that column would be too narrow, the
+    # formula goes under the name, indented; in a pipe every entry is one line
+    room = None if width is None else width - left
+    under = room is not None and room < 30
+    stacked = width is not None and w[0] + GAP + w[1] > width  # name, parameter and formula on lines of their own
+    head = (f"{heads[0].ljust(w[0])}{' ' * GAP}{heads[1].ljust(w[1])}{' ' * GAP}{heads[2]}" if not under
+            else f"{heads[0].ljust(w[0])}{' ' * GAP}{heads[1]}" if not stacked else "name / parameter / formula")
+    say(console, title)
+    console.print(Text(head, style="bold"), soft_wrap=True)
+    for name, param, formula in rows:
+        lead = f"{name.ljust(w[0])}{' ' * GAP}{param.ljust(w[1])}{' ' * GAP}"
+        if room is None:
+            lines = [lead + formula]
+        elif under:
+            first = [name] + (["  " + param] if param else []) if stacked else [lead.rstrip()]
+            lines = first + textwrap.wrap(formula, width=max(width - 4, 10), initial_indent="    ",
+                                          subsequent_indent="    ", break_on_hyphens=False)
+        else:
+            parts = textwrap.wrap(formula, width=room, break_on_hyphens=False) or [""]
+            lines = [lead + parts[0]] + [" " * left + p for p in parts[1:]]
+        console.print(Text("\n".join(line.rstrip() for line in lines)), soft_wrap=True)
 
 
 def render_list_table(doc: dict[str, Any], file: IO[str]) -> None:
