@@ -129,3 +129,86 @@ def test_a_failed_picture_leaves_no_file(tmp_path: Path) -> None:
     with pytest.raises(ValueError):
         save_figure(fig, tmp_path / "bad.png")
     assert list(tmp_path.iterdir()) == []
+
+
+# --- issue 19 items 3 and 6: the output directory is checked again when it is replaced ------------
+
+def _names(d: Path) -> list[str]:
+    return sorted(p.name for p in d.iterdir())
+
+
+def test_a_file_written_into_the_target_meanwhile_is_never_deleted(tmp_path: Path) -> None:
+    out = tmp_path / "e"
+    out.mkdir()
+    with pytest.raises(OutputError, match="written to while this ran"):
+        with atomic_dir(out) as tmp:
+            (tmp / "report.json").write_text("{}")
+            (out / "theirs.txt").write_text("keep me")  # someone writes into the (empty) target meanwhile
+    assert _names(out) == ["theirs.txt"] and (out / "theirs.txt").read_text() == "keep me"
+    assert _names(tmp_path) == ["e"]  # no temporary directory left
+
+
+def test_two_concurrent_writers_the_second_is_refused(tmp_path: Path) -> None:
+    out = tmp_path / "same"
+    with pytest.raises(OutputError):
+        with atomic_dir(out) as second:
+            (second / "b").write_text("second")
+            with atomic_dir(out) as first:
+                (first / "a").write_text("first")
+    assert _names(out) == ["a"] and _names(tmp_path) == ["same"]
+
+
+@pytest.mark.parametrize("exchange", [True, False])
+def test_force_replaces_whole_and_leaves_no_hidden_copy(tmp_path: Path, exchange: bool, monkeypatch) -> None:
+    import actstat.fileio as fileio
+
+    if not exchange:
+        monkeypatch.setattr(fileio, "_exchange", lambda a, b: False)
+    out = tmp_path / "rep"
+    out.mkdir()
+    (out / "old.txt").write_text("old")
+    with atomic_dir(out, force=True) as tmp:
+        (tmp / "new.txt").write_text("new")
+    assert _names(out) == ["new.txt"] and _names(tmp_path) == ["rep"]
+    assert str(out) in fileio.written
+
+
+def test_a_failed_swap_puts_the_old_directory_back(tmp_path: Path, monkeypatch) -> None:
+    import actstat.fileio as fileio
+
+    monkeypatch.setattr(fileio, "_exchange", lambda a, b: False)
+    out = tmp_path / "rep"
+    out.mkdir()
+    (out / "old.txt").write_text("old")
+    real_rename = os.rename
+
+    def rename(a, b):  # the second of the two renames fails
+        if Path(a).name.endswith(".tmp") and Path(b) == out and not out.exists():
+            raise OSError(5, "Input/output error")
+        return real_rename(a, b)
+
+    monkeypatch.setattr(fileio.os, "rename", rename)
+    with pytest.raises(OutputError, match="cannot replace"):
+        with atomic_dir(out, force=True) as tmp:
+            (tmp / "new.txt").write_text("new")
+    assert _names(out) == ["old.txt"] and _names(tmp_path) == ["rep"]
+
+
+def test_the_current_directory_is_never_an_output_directory(tmp_path: Path, monkeypatch) -> None:
+    (tmp_path / "x.txt").write_text("mine")
+    monkeypatch.chdir(tmp_path)
+    for out in (".", str(tmp_path), ".."):
+        with pytest.raises(ConfigError, match="current directory"):
+            with atomic_dir(out, force=True):
+                pass
+    assert _names(tmp_path) == ["x.txt"]
+
+
+def test_an_interruption_after_an_output_was_put_in_place_says_so(tmp_path: Path, monkeypatch) -> None:
+    import actstat.fileio as fileio
+    from actstat.cli.app import _what_was_written
+
+    monkeypatch.setattr(fileio, "written", [])
+    assert _what_was_written() == "no output was written."
+    write_text(tmp_path / "a.png", "x")
+    assert _what_was_written() == f"only {tmp_path / 'a.png'} was written."

@@ -8,6 +8,8 @@ import subprocess
 import sys
 import time
 
+import pytest
+
 
 def test_sigint_during_a_long_probe_exits_130_with_one_line(tmp_path) -> None:
     env = dict(os.environ, NO_COLOR="1")
@@ -42,3 +44,49 @@ def test_sigint_during_a_parallel_comparison_stops_the_workers(tmp_path) -> None
     assert proc.returncode == 130
     assert out == "" and err.strip().splitlines() == ["Interrupted: no output was written."]
     assert list(tmp_path.iterdir()) == []  # no plot, no temporary file
+
+
+# --- issue 19 item 5: SIGTERM and SIGHUP clean up like SIGINT, for every command that writes files ----
+
+def _run_until_writing(args: list[str], cwd, sig: int, timeout: float = 90) -> tuple[int, str]:
+    """Start ``actstat ARGS`` in an empty ``cwd``, send ``sig`` as soon as a (temporary) file appears there."""
+    env = dict(os.environ, NO_COLOR="1")
+    proc = subprocess.Popen([sys.executable, "-m", "actstat", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, env=env, cwd=cwd)
+    t = time.monotonic()
+    while proc.poll() is None and not any(cwd.iterdir()) and time.monotonic() - t < timeout:
+        time.sleep(0.002)
+    seen = sorted(p.name for p in cwd.iterdir())
+    assert proc.poll() is None, f"finished before it could be interrupted: {seen}"
+    assert all(name.startswith(".") for name in seen), seen  # a temporary file, not the output yet
+    proc.send_signal(sig)
+    _, err = proc.communicate(timeout=60)
+    return proc.returncode, err
+
+
+WRITERS = {
+    "probe --hist": ["probe", "--layers", "60", "--width", "50", "--batch", "50", "--hist", "h.png", "--dpi", "1200"],
+    "probe --plot": ["probe", "--layers", "30", "--width", "50", "--batch", "50", "--plot", "p.pdf", "--dpi", "1200"],
+    "compare --plot": ["compare", "--act", "tanh,relu", "--layers", "5", "--width", "20", "--batch", "20",
+                       "--jobs", "1", "--plot", "c.png", "--dpi", "1200"],
+    "report": ["report", "--layers", "40", "--width", "30", "--batch", "30", "--out", "rep", "--dpi", "600"],
+    "theory --phase-diagram": ["theory", "--phase-diagram", "ph.png", "--dpi", "1200"],
+    "train --plot": ["train", "--data", "spiral", "--layers", "2", "--width", "20", "--steps", "20",
+                     "--plot", "t.png", "--dpi", "1200"],
+    "trainability --plot": ["trainability", "--sigma-w", "1.0:2.0:2", "--layers", "2:4:2", "--plot", "m.png",
+                            "--dpi", "1200"],
+}
+
+
+@pytest.mark.parametrize("name", list(WRITERS))
+def test_sigterm_and_sighup_leave_no_temporary_file(name: str, tmp_path) -> None:
+    sig = signal.SIGHUP if name in ("probe --plot", "report") else signal.SIGTERM
+    code, err = _run_until_writing(WRITERS[name], tmp_path, sig)
+    assert code == 128 + sig, err
+    last = err.strip().splitlines()[-1]
+    assert "Traceback" not in err
+    left = sorted(p.name for p in tmp_path.iterdir())
+    if last != "Terminated: no output was written.":  # the signal came as the output was put in place
+        assert last.startswith("Terminated: only ") and left and all(name in last for name in left), (last, left)
+    assert not [name for name in left if name.startswith(".")], left  # never a temporary file
+    assert left == [] or last != "Terminated: no output was written.", left

@@ -42,6 +42,26 @@ def _on_sigint(signum: int, frame: Any) -> None:
     raise Interrupted()
 
 
+class Terminated(Interrupted):
+    """Raised on SIGTERM or SIGHUP, so that temporary files are removed as on Ctrl-C; exit 128 + signum."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _on_sigterm(signum: int, frame: Any) -> None:
+    raise Terminated(signum)
+
+
+def _what_was_written() -> str:
+    from ..fileio import written
+
+    if not written:
+        return "no output was written."
+    return f"only {', '.join(written)} {'was' if len(written) == 1 else 'were'} written."
+
+
 class ActstatGroup(click.Group):
     """A group whose every error is one line on stderr with a documented exit status."""
 
@@ -63,8 +83,14 @@ class ActstatGroup(click.Group):
         import signal
         import threading
 
+        fileio = sys.modules.get("actstat.fileio")  # (a new invocation in this process has written nothing)
+        if fileio is not None:
+            fileio.written.clear()
         if threading.current_thread() is threading.main_thread():
             signal.signal(signal.SIGINT, _on_sigint)
+            for sig in (signal.SIGTERM, getattr(signal, "SIGHUP", None)):
+                if sig is not None and signal.getsignal(sig) is signal.SIG_DFL:  # (nohup's SIG_IGN is kept)
+                    signal.signal(sig, _on_sigterm)
         try:
             rv = super().main(args, prog_name or "actstat", complete_var, standalone_mode=False, **extra)
         except click.exceptions.NoArgsIsHelpError as e:
@@ -73,8 +99,12 @@ class ActstatGroup(click.Group):
         except click.ClickException as e:
             click.echo(f"Error: {_one_line(e.format_message())}", err=True)
             sys.exit(e.exit_code)
+        except Terminated as e:
+            with contextlib.suppress(OSError, ValueError):  # (after SIGHUP the terminal may be gone)
+                click.echo(f"Terminated: {_what_was_written()}", err=True)
+            sys.exit(128 + e.signum)
         except (Interrupted, click.Abort, KeyboardInterrupt):
-            click.echo("Interrupted: no output was written.", err=True)
+            click.echo(f"Interrupted: {_what_was_written()}", err=True)
             sys.exit(EXIT_INTERRUPTED)
         except MemoryError:
             click.echo("Error: out of memory; use smaller --batch/--width/--layers", err=True)
