@@ -323,7 +323,8 @@ def sample_weights(
     act: Activation, gain: float = 1.0, bias_std: float = 0.0,
 ) -> Array:
     """Draw W (fan_in, fan_out) in ``dtype``; ``gain`` multiplies any init."""
-    W = spec.init.sample(fan_in, fan_out, rng, np.dtype(dtype), InitContext(act, spec.param, bias_std))
-    if gain != 1.0:
-        W *= gain
-    return W.astype(dtype, copy=False)
+    with np.errstate(over="ignore"):  # scales near the float limits give inf weights: an exploding network
+        W = spec.init.sample(fan_in, fan_out, rng, np.dtype(dtype), InitContext(act, spec.param, bias_std))
+        if gain != 1.0:
+            W *= gain
+        return W.astype(dtype, copy=False)

@@ -140,27 +140,25 @@ def _names(d: Path) -> list[str]:
 def test_a_file_written_into_the_target_meanwhile_is_never_deleted(tmp_path: Path) -> None:
     out = tmp_path / "e"
     out.mkdir()
-    with pytest.raises(OutputError, match="written to while this ran"):
-        with atomic_dir(out) as tmp:
-            (tmp / "report.json").write_text("{}")
-            (out / "theirs.txt").write_text("keep me")  # someone writes into the (empty) target meanwhile
+    with pytest.raises(OutputError, match="written to while this ran"), atomic_dir(out) as tmp:
+        (tmp / "report.json").write_text("{}")
+        (out / "theirs.txt").write_text("keep me")  # someone writes into the (empty) target meanwhile
     assert _names(out) == ["theirs.txt"] and (out / "theirs.txt").read_text() == "keep me"
     assert _names(tmp_path) == ["e"]  # no temporary directory left
 
 
 def test_two_concurrent_writers_the_second_is_refused(tmp_path: Path) -> None:
     out = tmp_path / "same"
-    with pytest.raises(OutputError):
-        with atomic_dir(out) as second:
-            (second / "b").write_text("second")
-            with atomic_dir(out) as first:
-                (first / "a").write_text("first")
+    with pytest.raises(OutputError), atomic_dir(out) as second:
+        (second / "b").write_text("second")
+        with atomic_dir(out) as first:
+            (first / "a").write_text("first")
     assert _names(out) == ["a"] and _names(tmp_path) == ["same"]
 
 
 @pytest.mark.parametrize("exchange", [True, False])
 def test_force_replaces_whole_and_leaves_no_hidden_copy(tmp_path: Path, exchange: bool, monkeypatch) -> None:
-    import actstat.fileio as fileio
+    from actstat import fileio
 
     if not exchange:
         monkeypatch.setattr(fileio, "_exchange", lambda a, b: False)
@@ -174,7 +172,7 @@ def test_force_replaces_whole_and_leaves_no_hidden_copy(tmp_path: Path, exchange
 
 
 def test_a_failed_swap_puts_the_old_directory_back(tmp_path: Path, monkeypatch) -> None:
-    import actstat.fileio as fileio
+    from actstat import fileio
 
     monkeypatch.setattr(fileio, "_exchange", lambda a, b: False)
     out = tmp_path / "rep"
@@ -188,9 +186,8 @@ def test_a_failed_swap_puts_the_old_directory_back(tmp_path: Path, monkeypatch) 
         return real_rename(a, b)
 
     monkeypatch.setattr(fileio.os, "rename", rename)
-    with pytest.raises(OutputError, match="cannot replace"):
-        with atomic_dir(out, force=True) as tmp:
-            (tmp / "new.txt").write_text("new")
+    with pytest.raises(OutputError, match="cannot replace"), atomic_dir(out, force=True) as tmp:
+        (tmp / "new.txt").write_text("new")
     assert _names(out) == ["old.txt"] and _names(tmp_path) == ["rep"]
 
 
@@ -198,14 +195,13 @@ def test_the_current_directory_is_never_an_output_directory(tmp_path: Path, monk
     (tmp_path / "x.txt").write_text("mine")
     monkeypatch.chdir(tmp_path)
     for out in (".", str(tmp_path), ".."):
-        with pytest.raises(ConfigError, match="current directory"):
-            with atomic_dir(out, force=True):
-                pass
+        with pytest.raises(ConfigError, match="current directory"), atomic_dir(out, force=True):
+            pass
     assert _names(tmp_path) == ["x.txt"]
 
 
 def test_an_interruption_after_an_output_was_put_in_place_says_so(tmp_path: Path, monkeypatch) -> None:
-    import actstat.fileio as fileio
+    from actstat import fileio
     from actstat.cli.app import _what_was_written
 
     monkeypatch.setattr(fileio, "written", [])

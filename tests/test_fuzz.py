@@ -22,6 +22,7 @@ from actstat.activations import ACTIVATIONS
 from actstat.cli import cli
 from actstat.initializers import INITIALIZERS
 
+
 @pytest.fixture(autouse=True, scope="module")
 def _in_a_scratch_directory(tmp_path_factory: pytest.TempPathFactory) -> Any:
     """Mangled command lines may name output files (x.png): keep them out of the repository."""
@@ -162,7 +163,7 @@ THEORY_ACTS = [a for a in ACTIVATIONS if a != "maxout"] + ["leaky_relu:0.1", "el
 
 @st.composite
 def valid_compare_args(draw: Any) -> list[str]:
-    lst = lambda s: ",".join(draw(st.lists(s, min_size=1, max_size=2)))  # noqa: E731
+    lst = lambda s: ",".join(draw(st.lists(s, min_size=1, max_size=2)))
     args = ["compare", "--act", lst(ACT_SPECS), "--init", lst(st.sampled_from(["he", "xavier", "normal:0.5",
                                                                                "zeros", "orthogonal"])),
             "--layers", lst(st.sampled_from(["1", "2", "4"])), "--width", lst(st.sampled_from(["1", "3", "8"])),
@@ -246,3 +247,121 @@ def mangled(draw: Any, base: Any, options: list[str]) -> list[str]:
 @given(st.one_of(mangled(valid_compare_args(), COMPARE_OPTIONS), mangled(valid_theory_args(), THEORY_OPTIONS)))
 def test_mangled_compare_and_theory_command_lines(args: list[str]) -> None:
     run_mangled(args)
+
+
+# --- extreme scales (issue 19): gains, init scales and biases from 1e-310 to 1e308, depths to 1000, both
+# dtypes, every command and format. The pathologies actstat diagnoses must never crash it or warn. ---------
+
+FUZZ_FEW = settings(max_examples=settings.default.max_examples if LONG else 6, deadline=None,
+                    suppress_health_check=[HealthCheck.too_slow], derandomize=not LONG)
+SCALES = st.floats(-310, 308).map(lambda e: 10.0 ** e) | st.sampled_from([5e-324, 2.2250738585072014e-308, 1.7e308])
+SCALED_INITS = ["normal", "uniform", "constant", "orthogonal", "truncated_normal"]
+
+
+def _scaled_init(draw: Any) -> str:
+    if draw(st.booleans()):
+        return draw(st.sampled_from(["he", "xavier", "lsuv", "zeros", "glorot_normal", "pytorch"]))
+    return f"{draw(st.sampled_from(SCALED_INITS))}:{draw(SCALES)!r}"
+
+
+@st.composite
+def extreme_network_args(draw: Any, depths: tuple[int, ...] = (1, 2, 5, 40, 200)) -> list[str]:
+    args = ["--layers", str(draw(st.sampled_from(depths))), "--width", str(draw(st.integers(1, 4))),
+            "--batch", str(draw(st.integers(2, 4))), "--act", draw(ACT_SPECS), "--init", _scaled_init(draw),
+            "--dtype", draw(st.sampled_from(["float32", "float64"])), "--seed", str(draw(st.integers(0, 9)))]
+    if draw(st.booleans()):
+        args += ["--gain", repr(draw(SCALES))]
+    if draw(st.booleans()):
+        args += ["--bias-std", repr(draw(SCALES))]
+    if draw(st.booleans()):
+        args += ["--batchnorm"]
+    return args
+
+
+def check_extreme(args: list[str], r: Any) -> None:
+    """Exit 0 (3 under --fail-on), no warning on stderr, parseable output whose numbers are finite or
+    null; the only refusal allowed is theory's, for scales whose squares leave the float range."""
+    if r.exit_code == 2 and "mean-field theory needs" in r.stderr:
+        assert r.stderr.count("\n") == 1 and r.stdout == "", r.stderr
+        return
+    assert r.exit_code in ({0, 3} if "--fail-on" in args else {0}), (args, r.exit_code, r.stderr)
+    assert "Warning" not in r.stderr and "Traceback" not in r.stderr, r.stderr
+
+
+@settings(FUZZ_FEW, max_examples=settings.default.max_examples if LONG else 40)
+@given(extreme_network_args(), st.sampled_from(FORMATS), st.booleans(), st.booleans())
+def test_extreme_scales_probe(args: list[str], fmt: str, grad: bool, theory: bool) -> None:
+    args = ["probe", *args, *(["--grad"] if grad else []), *(["--theory"] if theory else []), "--format", fmt]
+    r = CliRunner().invoke(cli, args, catch_exceptions=False)
+    check_extreme(args, r)
+    if r.exit_code == 0:
+        check_output(fmt, r.stdout)
+
+
+@FUZZ_FEW
+@given(extreme_network_args(depths=(1, 3, 30)), st.sampled_from(FORMATS), st.data())
+def test_extreme_scales_compare(args: list[str], fmt: str, data: Any) -> None:
+    extra = ["--gain", f"{data.draw(SCALES)!r},{data.draw(SCALES)!r}"] if "--gain" not in args else []
+    args = ["compare", *args, *extra, "--jobs", "1", "--format", fmt]
+    r = CliRunner().invoke(cli, args, catch_exceptions=False)
+    check_extreme(args, r)
+    check_report(args, r)
+
+
+@settings(max_examples=settings.default.max_examples if LONG else 1, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture], derandomize=not LONG)
+@given(extreme_network_args(depths=(2, 40)), st.booleans())
+def test_extreme_scales_report(tmp_path: Any, args: list[str], grad: bool) -> None:
+    import shutil
+
+    out = tmp_path / "rep"
+    shutil.rmtree(out, ignore_errors=True)
+    args = ["report", *args, *(["--grad"] if grad else []), "--out", str(out), "--dpi", "30"]
+    r = CliRunner().invoke(cli, args, catch_exceptions=False)
+    check_extreme(args, r)
+    doc = json.loads((out / "report.json").read_text(), parse_constant=lambda c: (_ for _ in ()).throw(ValueError(c)))
+    assert doc["layers"]
+
+
+@settings(FUZZ_FEW, max_examples=settings.default.max_examples if LONG else 20)
+@given(st.sampled_from(THEORY_ACTS), SCALES, SCALES | st.just(0.0), SCALES, st.sampled_from([1, 7, 100]),
+       st.sampled_from(FORMATS))
+def test_extreme_scales_theory(act: str, sw: float, sb: float, q0: float, layers: int, fmt: str) -> None:
+    args = ["theory", "--act", act, "--sigma-w", repr(sw), "--sigma-b", repr(sb), "--q0", repr(q0),
+            "--layers", str(layers), "--format", fmt]
+    r = CliRunner().invoke(cli, args, catch_exceptions=False)
+    check_extreme(args, r)
+    if r.exit_code == 0:
+        check_report(args, r)
+
+
+@pytest.mark.parametrize("dtype, scale", [("float32", "--gain=1e-310"), ("float64", "--init=normal:1e308")])
+def test_a_thousand_layers_at_the_float_limits(dtype: str, scale: str) -> None:
+    args = ["probe", "--layers", "1000", "--width", "3", "--batch", "3", "--act", "tanh", scale, "--dtype", dtype,
+            "--format", "json"]
+    r = CliRunner().invoke(cli, args, catch_exceptions=False)
+    check_extreme(args, r)
+    doc = json.loads(r.stdout)
+    assert len(doc["layers"]) == 1000
+    assert {w["kind"] for w in doc["warnings"]} & {"vanishing", "exploding", "saturation"}
+
+
+TRAINING_COMMANDS = {
+    "train": lambda s: ["train", "--data", "spiral", "--steps", "2", "--layers", "2", "--width", "4", *s],
+    "trainability": lambda s: ["trainability", "--data", "blobs", "--sigma-w", "1e-300:1e150:2", "--layers",
+                               "2:4:2", "--width", "3", "--steps", "2", *s[4:]],  # (its init is N(0, sigma_w^2/n))
+    "search": lambda s: ["search", "--data", "blobs", "--trials", "2", "--epochs", "1", "--width", "3",
+                         "--layers", "2", "--lr", "1e-3,1e-2", *s],
+}
+
+
+@FUZZ_FEW
+@given(st.sampled_from(sorted(TRAINING_COMMANDS)), st.data())
+def test_extreme_scales_training_commands(command: str, data: Any) -> None:
+    fmt = data.draw(st.sampled_from(_choices(command, "--format")))
+    scale = ["--init", _scaled_init(data.draw), "--gain", repr(data.draw(SCALES)),
+             "--dtype", data.draw(st.sampled_from(["float32", "float64"]))]
+    args = [*TRAINING_COMMANDS[command](scale), "--format", fmt]
+    r = CliRunner().invoke(cli, args, catch_exceptions=False)
+    check_extreme(args, r)
+    assert r.stdout.strip()

@@ -93,7 +93,8 @@ class MLP:
             W = sample_weights(spec.init, spec.dims[l - 1], m, rng_weights, dt, act, spec.gain, spec.bias_std)
             b = None
             if spec.bias_std > 0:
-                b = (rng_weights.standard_normal(m) * spec.bias_std).astype(dt, copy=False)
+                with np.errstate(over="ignore"):  # (a bias std near the float limits: inf biases)
+                    b = (rng_weights.standard_normal(m) * spec.bias_std).astype(dt, copy=False)
             if spec.batchnorm:
                 b = None  # (cancelled by the batch mean; beta is the layer's shift)
             elif b is None:
