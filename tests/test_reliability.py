@@ -230,3 +230,38 @@ def test_theory_at_its_limits_answers_in_json(act: str, sw: float, sb: float, q0
     q1 = doc["layers"][0]["q"]  # q^1 = sigma_w^2 q0 + sigma_b^2, inf (null) past the overflow guard
     expected = sw * sw * q0 + sb * sb
     assert (q1 is None and expected > 1e300) or q1 == pytest.approx(expected, rel=1e-12)
+
+
+# --- item 13: the command line wins over --config; one validation; picture paths --------------------
+
+def _widths(r) -> list[int]:
+    return [L["width"] for L in json.loads(r.stdout)["layers"]]
+
+
+def test_the_command_line_wins_over_the_config_file(tmp_path: Path) -> None:
+    ok = tmp_path / "ok.toml"
+    ok.write_text("width = 8\nlayers = 3\n")
+    assert _widths(run("probe", "--config", str(ok), "--widths", "4,4", "--batch", "3", "--format", "json")) == [4, 4]
+    assert _widths(run("probe", "--config", str(ok), "--width", "5", "--batch", "3", "--format", "json")) == [5] * 3
+    w = tmp_path / "w.toml"
+    w.write_text("widths = [4, 4]\n")
+    assert _widths(run("probe", "--config", str(w), "--width", "6", "--batch", "3", "--format", "json")) == [6, 6]
+    assert _widths(run("probe", "--config", str(w), "--layers", "3", "--width", "6", "--batch", "3",
+                       "--format", "json")) == [6, 6, 6]
+    # both on the command line is still a usage error
+    assert "not both" in one_line_error(run("probe", "--width", "3", "--widths", "4,4", code=None))
+
+
+@pytest.mark.parametrize("command", ["probe", "report", "compare"])
+def test_a_boolean_for_a_number_is_refused_by_every_command(command: str, tmp_path: Path) -> None:
+    b = tmp_path / "b.toml"
+    b.write_text("layers = true\n")
+    assert "takes a value" in one_line_error(run(command, "--config", str(b), code=None))
+
+
+def test_empty_and_clashing_picture_paths_are_usage_errors(tmp_path: Path) -> None:
+    assert "needs a file name" in one_line_error(run("probe", "--hist", "", "--layers", "2", code=None))
+    msg = one_line_error(run("probe", "--hist", str(tmp_path / "x.png"), "--plot", str(tmp_path / "." / "x.png"),
+                             "--layers", "2", code=None))
+    assert "same file" in msg
+    assert list(tmp_path.iterdir()) == []

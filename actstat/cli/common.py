@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import sys
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -53,11 +54,18 @@ def check_pictures(**paths: str | None) -> dict[str, str]:
     from ..fileio import check_writable_file
     from ..rendering.figures import picture_type
 
-    out = {}
+    out: dict[str, str] = {}
+    opt = {"diagram": "--phase-diagram"}
     for name, path in paths.items():
+        if path is not None and not path.strip():
+            raise click.UsageError(f"{opt.get(name, '--' + name)} needs a file name, got an empty one")
         if path:
             picture_type(path)
             check_writable_file(path)
+            same = [k for k, v in out.items() if os.path.realpath(v) == os.path.realpath(path)]
+            if same:
+                raise click.UsageError(f"{opt.get(same[0], '--' + same[0])} and {opt.get(name, '--' + name)} name"
+                                       f" the same file {path}: one picture would overwrite the other")
             out[name] = path
     return out
 

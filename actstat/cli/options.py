@@ -206,6 +206,8 @@ def _load_config(ctx: click.Context, param: click.Parameter, value: str | None) 
             hint = did_you_mean(key.replace("-", "_"), [k for k in by_key if k != "config"]).replace("_", "-")
             raise click.BadParameter(f"{value}: unknown key '{key}' for 'actstat {ctx.command.name}'.{hint}",
                                      ctx, param)
+        if isinstance(v, bool) and not getattr(p, "is_flag", False):  # (click would read true as 1)
+            raise click.BadParameter(f"{value}: '{key}' takes a value, not {str(v).lower()}", ctx, param)
         if isinstance(v, dict):  # threshold = {saturation = 0.5}
             v = [f"{k}={x}" for k, x in v.items()]
         if isinstance(v, list) and not getattr(p, "multiple", False):
@@ -386,6 +388,18 @@ def build_config(kw: dict[str, Any]) -> Any:
     from ..probe import ProbeConfig
 
     layers, width, widths = kw.pop("layers"), kw.pop("width"), kw.pop("widths")
+    # the command line wins over --config: a shape option from the file yields to a conflicting one given here
+    ctx = click.get_current_context(silent=True)
+    if ctx is not None:
+        from_file = {n for n in ("layers", "width", "widths")
+                     if ctx.get_parameter_source(n) == click.core.ParameterSource.DEFAULT_MAP}
+        if widths is not None and "widths" in from_file and ({"layers", "width"} - from_file) & {
+                n for n, v in (("layers", layers), ("width", width)) if v is not None}:
+            layers = layers if layers is not None else len(widths)  # (the file's depth, the command's width)
+            widths = None
+        elif widths is not None and "widths" not in from_file:
+            width = None if "width" in from_file else width
+            layers = None if "layers" in from_file else layers
     if widths is not None:
         if width is not None:
             raise click.UsageError("give --width or --widths, not both")
