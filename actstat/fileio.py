@@ -23,10 +23,25 @@ class OutputError(ActstatError):
 written: list[str] = []
 
 
+def _check_name_length(p: Path, parent: Path) -> None:
+    """ConfigError when ``p``'s name, or the temporary sibling it is written to first (.NAME.XXXXXXXX.tmp
+    plus its suffix), is longer than the file system allows."""
+    try:
+        limit = os.pathconf(parent, "PC_NAME_MAX")
+    except (OSError, ValueError, AttributeError):
+        limit = 255
+    need = len(os.fsencode(p.name)) + 14 + len(os.fsencode(p.suffix))
+    if need > limit:
+        raise ConfigError(f"cannot write {p.name[:40]}...: the name is {len(os.fsencode(p.name))} bytes; with its"
+                          f" temporary name it must stay within the file system's {limit}")
+
+
 def check_writable_file(path: str | os.PathLike[str]) -> Path:
     """Fail early (before any computation) when ``path`` cannot be created or replaced."""
     p = Path(path)
     parent = p.parent if str(p.parent) else Path(".")
+    if parent.is_dir():
+        _check_name_length(p, parent)
     if not parent.is_dir():
         raise ConfigError(f"cannot write {p}: directory {parent} does not exist")
     if p.is_dir():
@@ -98,6 +113,8 @@ def check_output_dir(path: str | os.PathLike[str], force: bool = False) -> Path:
     """Fail early (before any computation) when ``path`` cannot become a fresh output directory."""
     p = Path(path)
     parent = p.parent if str(p.parent) else Path(".")
+    if parent.is_dir():
+        _check_name_length(p, parent)  # (first: a name too long makes even exists() fail)
     if p.exists() and not p.is_dir():
         raise ConfigError(f"{p} exists and is not a directory")
     here = Path.cwd().resolve()

@@ -265,3 +265,34 @@ def test_empty_and_clashing_picture_paths_are_usage_errors(tmp_path: Path) -> No
                              "--layers", "2", code=None))
     assert "same file" in msg
     assert list(tmp_path.iterdir()) == []
+
+
+# --- item 9: clear errors, not internal ones --------------------------------------------------------
+
+LONG = "a" * 300
+
+
+@pytest.mark.parametrize("args", [["probe", "--plot", LONG + ".png"], ["probe", "--hist", LONG + ".svg"],
+                                  ["compare", "--jobs", "1", "--plot", LONG + ".png"], ["report", "--out", LONG],
+                                  ["theory", "--phase-diagram", LONG + ".png"]])
+def test_a_file_name_too_long_for_any_output(args: list[str], tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    small = [] if args[0] == "theory" else ["--layers", "2", "--width", "3", "--batch", "3"]
+    assert "the name is" in one_line_error(run(*args, *small, code=None))
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("fmt", ["table", "json"])
+def test_stdout_full_or_closed_and_stdin_closed_are_one_line_errors(fmt: str) -> None:
+    args = ["probe", "--layers", "2", "--width", "3", "--batch", "3", "--format", fmt]
+    with open("/dev/full", "w") as full:
+        p = subprocess.run([sys.executable, "-m", "actstat", *args], stdout=full, stderr=subprocess.PIPE, text=True,
+                           check=False, timeout=120)
+    assert p.returncode == 1 and p.stderr.strip() == "Error: cannot write standard output: No space left on device"
+    # started with stdout closed (`>&-`): Python has no sys.stdout at all
+    p = subprocess.run([sys.executable, "-m", "actstat", *args], stderr=subprocess.PIPE, text=True, check=False,
+                       timeout=120, preexec_fn=lambda: os.close(1))
+    assert p.returncode == 1 and "standard output is closed" in p.stderr and p.stderr.count("\n") == 1, p.stderr
+    p = subprocess.run([sys.executable, "-m", "actstat", *args, "--input", "-"], capture_output=True, text=True,
+                       check=False, timeout=120, preexec_fn=lambda: os.close(0))
+    assert p.returncode == 2 and "standard input is closed" in p.stderr, p.stderr

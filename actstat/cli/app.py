@@ -92,7 +92,10 @@ class ActstatGroup(click.Group):
                 if sig is not None and signal.getsignal(sig) is signal.SIG_DFL:  # (nohup's SIG_IGN is kept)
                     signal.signal(sig, _on_sigterm)
         try:
+            if sys.stdout is None:  # started with stdout closed (>&-): nowhere to put the report
+                raise click.ClickException("standard output is closed; redirect it to a file or a pipe")
             rv = super().main(args, prog_name or "actstat", complete_var, standalone_mode=False, **extra)
+            sys.stdout.flush()  # (a full disk or a closed pipe is reported here, not at interpreter exit)
         except click.exceptions.NoArgsIsHelpError as e:
             click.echo(e.ctx.get_help() if e.ctx else str(e), err=True)
             sys.exit(2)
@@ -108,6 +111,11 @@ class ActstatGroup(click.Group):
             sys.exit(EXIT_INTERRUPTED)
         except MemoryError:
             click.echo("Error: out of memory; use smaller --batch/--width/--layers", err=True)
+            sys.exit(1)
+        except OSError as e:  # writing the output failed (a full disk, a file name too long, ...)
+            where = f" {e.filename}" if e.filename else " standard output"
+            with contextlib.suppress(OSError, ValueError):
+                click.echo(f"Error: cannot write{where}: {e.strerror or e}", err=True)
             sys.exit(1)
         except Exception as e:  # a bug: still one line, never a traceback
             click.echo(f"Error: internal error ({type(e).__name__}: {_one_line(str(e))}); please report it",
