@@ -296,3 +296,16 @@ def test_stdout_full_or_closed_and_stdin_closed_are_one_line_errors(fmt: str) ->
     p = subprocess.run([sys.executable, "-m", "actstat", *args, "--input", "-"], capture_output=True, text=True,
                        check=False, timeout=120, preexec_fn=lambda: os.close(0))
     assert p.returncode == 2 and "standard input is closed" in p.stderr, p.stderr
+
+
+# --- item 12: the same command gives the same bytes ---------------------------------------------------
+
+@pytest.mark.parametrize("ext", ["svg", "pdf", "png"])
+def test_pictures_are_byte_for_byte_reproducible(ext: str, tmp_path: Path) -> None:
+    outs = []
+    for name in ("a", "b"):
+        f = tmp_path / f"{name}.{ext}"
+        run("probe", "--layers", "3", "--width", "5", "--batch", "5", "--plot", str(f), "--dpi", "30")
+        outs.append(f.read_bytes())
+        time.sleep(1.1)  # (a timestamp would differ by now)
+    assert outs[0] == outs[1]

@@ -99,8 +99,10 @@ def save_figure(fig: Any, path: str | os.PathLike[str], dpi: int = 100) -> None:
     kind = picture_type(path)
     plt = pyplot()
     try:
-        with atomic_path(path) as tmp:
-            fig.savefig(tmp, format=kind, dpi=dpi, bbox_inches="tight")
+        # the same command gives the same bytes: no creation date, SVG ids from a fixed salt
+        meta = {"svg": {"Date": None}, "pdf": {"CreationDate": None, "ModDate": None}}.get(kind)
+        with atomic_path(path) as tmp, plt.rc_context({"svg.hashsalt": "actstat"}):
+            fig.savefig(tmp, format=kind, dpi=dpi, bbox_inches="tight", metadata=meta)
     except OSError as e:
         raise OutputError(f"cannot write {path}: {e.strerror or e}") from None
     finally:
