@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .errors import ConfigError
-from .names import parse_spec
+from .names import exact, parse_spec
 
 Array = np.ndarray
 
@@ -360,7 +360,7 @@ def get_activation(spec: str) -> Activation:
     )
     default, meaning = ACTIVATIONS[name]
     act = _build(name, default if value is None else value)
-    canonical = name if meaning is None else f"{name}:{act.param:g}"
+    canonical = name if meaning is None else f"{name}:{exact(act.param)}"
     return _with_spec(act, canonical)
 
 

@@ -26,7 +26,7 @@ import numpy as np
 
 from .activations import Activation
 from .errors import ConfigError
-from .names import parse_spec
+from .names import exact, parse_spec
 
 Array = np.ndarray
 
@@ -302,7 +302,7 @@ class InitSpec:
     def spec(self) -> str:
         if self.init.param_meaning is None or self.param is None:
             return self.init.name
-        return f"{self.init.name}:{self.param:g}"
+        return f"{self.init.name}:{exact(self.param)}"
 
 
 def get_initializer(spec: str) -> InitSpec:

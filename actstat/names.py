@@ -37,3 +37,10 @@ def parse_spec(
         raise ConfigError(f"invalid parameter '{raw}' for {kind} '{name}': must be finite")
     return name, value
 
+
+
+def exact(v: float) -> str:
+    """``v`` as written by ``:g`` when that reads back as ``v``, else its shortest round-trip repr
+    (1.23456789 stays 1.23456789, 0.9999999 stays 0.9999999): specs and commands must reproduce a run."""
+    s = f"{v:g}"
+    return s if float(s) == v else repr(float(v))

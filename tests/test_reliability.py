@@ -309,3 +309,24 @@ def test_pictures_are_byte_for_byte_reproducible(ext: str, tmp_path: Path) -> No
         outs.append(f.read_bytes())
         time.sleep(1.1)  # (a timestamp would differ by now)
     assert outs[0] == outs[1]
+
+
+# --- item 11: report.md's command reproduces report.json ---------------------------------------------
+
+def test_the_report_command_reproduces_the_report(tmp_path: Path) -> None:
+    import shlex
+
+    first = tmp_path / "first"
+    run("report", "--layers", "3", "--width", "6", "--batch", "5", "--act", "leaky_relu:0.123456789",
+        "--init", "normal:0.123456789", "--gain", "1.23456789", "--dropout", "0.9999999", "--bias-std", "1e-310",
+        "--hist-range", "-1.00000001,2.5", "--threshold", "saturation=0.333333333", "--theory", "--out", str(first),
+        "--dpi", "30")
+    md = (first / "report.md").read_text()
+    cmd = next(line for line in md.splitlines() if line.startswith("actstat probe"))
+    argv = shlex.split(cmd)[2:]
+    assert "--theory" in argv and "1.23456789" in argv and "0.9999999" in argv
+    again = tmp_path / "again"
+    run("report", *argv, "--out", str(again), "--dpi", "30")
+    a = json.loads((first / "report.json").read_text())
+    b = json.loads((again / "report.json").read_text())
+    assert a == b

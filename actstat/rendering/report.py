@@ -13,7 +13,9 @@ REPORT_FILES = ("report.md", "report.json", "hist.png", "plot.png")
 
 
 def command_line(doc: dict[str, Any]) -> str:
-    """The `actstat probe` command that reproduces the document's configuration."""
+    """The `actstat probe` command that reproduces the document's configuration (numbers exact)."""
+    from ..names import exact
+
     c = doc["config"]
     args = ["actstat", "probe"]
     widths = c["widths"]
@@ -26,7 +28,7 @@ def command_line(doc: dict[str, Any]) -> str:
     args += ["--batch", str(c["batch"]), "--act", c["act"], "--init", c["init"]]
     for key, default in (("gain", 1.0), ("bias_std", 0.0), ("dropout", 0.0)):
         if c[key] != default:
-            args += [f"--{key.replace('_', '-')}", f"{c[key]:g}"]
+            args += [f"--{key.replace('_', '-')}", exact(c[key])]
     if c["dropout"] and c["dropout_mode"] != "inverted":
         args += ["--dropout-mode", c["dropout_mode"]]
     if c["batchnorm"]:
@@ -46,9 +48,11 @@ def command_line(doc: dict[str, Any]) -> str:
     if c["bins"] != 30:
         args += ["--bins", str(c["bins"])]
     if c["hist_range"]:
-        args += ["--hist-range", ",".join(f"{v:g}" for v in c["hist_range"])]
+        args += ["--hist-range", ",".join(exact(v) for v in c["hist_range"])]
     for k, v in c["thresholds"].items():
-        args += ["--threshold", f"{k}={v:g}"]
+        args += ["--threshold", f"{k}={exact(v)}"]
+    if c.get("theory"):
+        args.append("--theory")
     if c.get("grad"):
         args.append("--grad")
         if c["loss"] != "softmax":
@@ -56,7 +60,7 @@ def command_line(doc: dict[str, Any]) -> str:
         if c["loss"] == "softmax" and c["classes"] != 10:
             args += ["--classes", str(c["classes"])]
         if c["lr"] != 1e-3:
-            args += ["--lr", f"{c['lr']:g}"]
+            args += ["--lr", exact(c["lr"])]
     return " ".join(shlex.quote(a) for a in args)
 
 
