@@ -271,16 +271,18 @@ def train(cfg: TrainConfig, data: Dataset | None = None, on_checkpoint: Checkpoi
         run = _Run(cfg, spec, model, data, X_tr, y_tr, X_val, (X_tr[:m], y_tr[:m]),
                    (X_val[:cfg.eval_size], y_val[:cfg.eval_size]), per_epoch, cfg.weight_decay, thresholds)
         checkpoints, stopped = _loop(run, opt, total, batch, rng_dropout, rng_batches, checkpoint, on_step)
+        final = _final(model, X_tr, y_tr, X_val, y_val, cfg.weight_decay, checkpoints[-1]["step"])
+        probe = probe_at_step0(cfg, run.eval_train[0])
     doc: dict[str, Any] = head | {
         "checkpoints": checkpoints,
         "hist_edges": run.hist_edges(),
         "thresholds": thresholds,
         "warnings": [],
         "stopped_early": stopped,
-        "final": _final(model, X_tr, y_tr, X_val, y_val, cfg.weight_decay, checkpoints[-1]["step"]),
+        "final": final,
     }
     doc["warnings"] = babysit(doc, act, thresholds)
-    doc["probe"] = probe_at_step0(cfg, run.eval_train[0])
+    doc["probe"] = probe
     return doc
 
 
