@@ -90,3 +90,20 @@ def test_sigterm_and_sighup_leave_no_temporary_file(name: str, tmp_path) -> None
         assert last.startswith("Terminated: only ") and left and all(name in last for name in left), (last, left)
     assert not [name for name in left if name.startswith(".")], left  # never a temporary file
     assert left == [] or last != "Terminated: no output was written.", left
+
+
+@pytest.mark.parametrize("sig, code, word", [(signal.SIGINT, 130, "Interrupted"),
+                                             (signal.SIGTERM, 128 + signal.SIGTERM, "Terminated")])
+def test_a_signal_during_the_imports_prints_no_traceback(sig: int, code: int, word: str, tmp_path) -> None:
+    # as the program: the command modules import heavy libraries before the group installs its handlers;
+    # a signal in between (here: right after actstat.cli's first lines) must end it with the usual line.
+    # (A signal during Python's own start-up, before any actstat code runs, is out of actstat's reach.)
+    src = ("import os, signal, sys; sys.argv = ['actstat', 'probe']; import actstat.cli.app;"
+           f" import actstat.cli; os.kill(os.getpid(), {int(sig)}); import time; time.sleep(5); print('not stopped')")
+    env = dict(os.environ, NO_COLOR="1")
+    # the handler is installed by actstat/cli/__init__.py's first lines: call it as the import would
+    src = src.replace("import actstat.cli;", "import actstat.cli as c; c._quiet_early_interrupts();")
+    p = subprocess.run([sys.executable, "-c", src], capture_output=True, text=True, env=env, cwd=tmp_path,
+                       timeout=60, check=False)
+    assert p.returncode == code and p.stdout == "", (p.returncode, p.stderr)
+    assert p.stderr.strip().splitlines() == [f"{word}: no output was written."], p.stderr

@@ -8,7 +8,33 @@ registers its command on the group; the imports below are the registry.
 
 from __future__ import annotations
 
-from .app import EXIT_FAIL_ON, EXIT_INTERRUPTED, cli
+
+def _quiet_early_interrupts() -> None:
+    """Run as the ``actstat`` program: until the group installs its handlers, a Ctrl-C (or SIGTERM/SIGHUP)
+    during the imports ends the process with the usual line and status instead of a traceback."""
+    import os
+    import signal
+    import sys
+    import threading
+
+    if os.path.basename(sys.argv[0] if sys.argv else "") not in ("actstat", "__main__.py"):
+        return
+    if threading.current_thread() is not threading.main_thread():
+        return
+
+    def stop(signum: int, frame: object) -> None:
+        os.write(2, b"Interrupted: no output was written.\n" if signum == signal.SIGINT
+                 else b"Terminated: no output was written.\n")
+        os._exit(130 if signum == signal.SIGINT else 128 + signum)
+
+    for sig in (signal.SIGINT, signal.SIGTERM, getattr(signal, "SIGHUP", None)):
+        if sig is not None and signal.getsignal(sig) in (signal.SIG_DFL, signal.default_int_handler):
+            signal.signal(sig, stop)
+
+
+_quiet_early_interrupts()
+
+from .app import EXIT_FAIL_ON, EXIT_INTERRUPTED, cli  # noqa: E402
 from .common import progress_bar
 
 from . import probe, compare, report, gallery, theory, listing  # noqa: E402,F401,I001  (registers the commands)
