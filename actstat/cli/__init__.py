@@ -27,6 +27,7 @@ def _quiet_early_interrupts() -> None:
                  else b"Terminated: no output was written.\n")
         os._exit(130 if signum == signal.SIGINT else 128 + signum)
 
+    stop._actstat_early = True  # type: ignore[attr-defined]  (the group replaces it: app.ActstatGroup.main)
     for sig in (signal.SIGINT, signal.SIGTERM, getattr(signal, "SIGHUP", None)):
         if sig is not None and signal.getsignal(sig) in (signal.SIG_DFL, signal.default_int_handler):
             signal.signal(sig, stop)

@@ -89,7 +89,8 @@ class ActstatGroup(click.Group):
         if threading.current_thread() is threading.main_thread():
             signal.signal(signal.SIGINT, _on_sigint)
             for sig in (signal.SIGTERM, getattr(signal, "SIGHUP", None)):
-                if sig is not None and signal.getsignal(sig) is signal.SIG_DFL:  # (nohup's SIG_IGN is kept)
+                h = signal.getsignal(sig) if sig is not None else None
+                if sig is not None and (h is signal.SIG_DFL or getattr(h, "_actstat_early", False)):  # (not SIG_IGN)
                     signal.signal(sig, _on_sigterm)
         try:
             if sys.stdout is None:  # started with stdout closed (>&-): nowhere to put the report
