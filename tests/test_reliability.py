@@ -89,8 +89,13 @@ def test_the_memory_estimate_covers_every_initialiser(init: str, dtype: str) -> 
     # import numpy and warm up first, so that the measured peak is the probe's own
     code = "import numpy, numpy.linalg; numpy.linalg.qr(numpy.ones((4, 4)))\n" + code
     env = dict(os.environ, MALLOC_MMAP_THRESHOLD_="65536")  # large arrays mapped and unmapped: a true peak
-    peak, est = map(int, subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                                        check=True, env=env).stdout.split())
+    peak = est = 0
+    for _ in range(3):  # (a loaded machine can swap the child's pages out mid-run: take the largest peak seen)
+        p, est = map(int, subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                                         check=True, env=env).stdout.split())
+        peak = max(peak, p)
+        if peak >= 2500 * 2500 * 4:  # at least one weight matrix was resident: a real measurement
+            break
     assert peak <= est <= 3 * peak + 2**20, (peak, est)
 
 
