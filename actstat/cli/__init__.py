@@ -17,7 +17,9 @@ def _quiet_early_interrupts() -> None:
     import sys
     import threading
 
-    if os.path.basename(sys.argv[0] if sys.argv else "") not in ("actstat", "__main__.py"):
+    prog = sys.argv[0] if sys.argv else ""
+    name, parent = os.path.basename(prog), os.path.basename(os.path.dirname(prog))
+    if not (name == "actstat" or (name == "__main__.py" and parent == "actstat")):  # (not pytest's __main__)
         return
     if threading.current_thread() is not threading.main_thread():
         return
