@@ -381,19 +381,21 @@ def _hist_range(run: _Run, h: Array) -> tuple[float, float]:
 
 def _checkpoint(run: _Run, s: int, p: Pass, prev: list[Array] | None) -> dict[str, Any]:
     from ..backward import frobenius
-    from ..stats import layer_stats, moments
+    from ..stats import moments
+    from .checkstats import checkpoint_stats
 
     model = run.model
     act = run.spec.act
     if not run.hist_ranges:
         run.hist_ranges = [_hist_range(run, lp.h) for lp in p.layers]
-    loss, acc = model.evaluate(*run.eval_train, run.weight_decay)
-    val_loss, val_acc = model.evaluate(*run.eval_val, run.weight_decay)
+    (loss, acc), (val_loss, val_acc) = model.evaluate_many([run.eval_train, run.eval_val], run.weight_decay)
+    # the saturation rules of the activations whose derivative comes from h are stated on h (tanh,
+    # sigmoid); the others' (elu, gelu, ...) on u. (stats.layer_stats's figures, all layers at once)
+    all_st = checkpoint_stats([lp.h for lp in p.layers], [lp.u if act.df_out is None else None for lp in p.layers],
+                              act, run.cfg.bins, run.hist_ranges)
     layers = []
     for i, (lp, L) in enumerate(zip(p.layers, model.layers)):
-        # the saturation rules of the activations whose derivative comes from h are stated on h (tanh,
-        # sigmoid); the others' (elu, gelu, ...) on u
-        st = layer_stats(lp.h, lp.u if act.df_out is None else None, act, run.cfg.bins, run.hist_ranges[i])
+        st = all_st[i]
         ratio = None
         if prev is not None:
             with np.errstate(all="ignore"):
