@@ -380,9 +380,10 @@ def _hist_range(run: _Run, h: Array) -> tuple[float, float]:
 
 
 def _checkpoint(run: _Run, s: int, p: Pass, prev: list[Array] | None) -> dict[str, Any]:
-    from ..backward import frobenius
-    from ..stats import moments
-    from .checkstats import checkpoint_stats
+    from .checkstats import checkpoint_stats, moments_of
+
+    def _frobenius(a: Array) -> float:  # actstat.backward.frobenius, through moments_of
+        return moments_of(a).rms * math.sqrt(a.size) if a.size else 0.0
 
     model = run.model
     act = run.spec.act
@@ -399,12 +400,12 @@ def _checkpoint(run: _Run, s: int, p: Pass, prev: list[Array] | None) -> dict[st
         ratio = None
         if prev is not None:
             with np.errstate(all="ignore"):
-                w0 = frobenius(prev[i])
-                ratio = frobenius(L.W - prev[i]) / w0 if w0 > 0 else None
+                w0 = _frobenius(prev[i])
+                ratio = _frobenius(L.W - prev[i]) / w0 if w0 > 0 else None
         layers.append({
             "layer": i + 1, "width": run.spec.dims[i + 1], "mean": _f(st.mean), "std": _f(st.std),
             "saturated": _f(st.saturated_frac), "zero": _f(st.zero_frac), "dead": _f(st.dead_frac),
-            "grad_rms": _f(moments(lp.dh).rms), "weight_rms": _f(moments(L.W).rms),
+            "grad_rms": _f(moments_of(lp.dh).rms), "weight_rms": _f(moments_of(L.W).rms),
             "update_ratio": _f(ratio), "hist": st.hist.counts.tolist(), "hist_outside": int(st.hist.outside),
         })
     return {

@@ -33,8 +33,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..backward import batchnorm_backward
 from ..activations import _relu
+from ..backward import batchnorm_backward
 from ..initializers import sample_weights
 from ..network import BN_EPS, NetworkSpec
 
