@@ -291,3 +291,66 @@ def test_init_ordering_on_digits_agrees_with_the_probe() -> None:
         assert vanishing == (init != "he"), init
     assert loss["normal:0.01"] > loss["xavier"] > loss["he"]
     assert loss["normal:0.01"] > 0.99 * math.log(10)
+
+
+def _same_stats(a, b) -> None:
+    assert repr(a.moments) == repr(b.moments)  # mean, std, min, max, rms: the same float64 numbers (NaN too)
+    assert (a.saturated_frac, a.zero_frac, a.dead_frac) == (b.saturated_frac, b.zero_frac, b.dead_frac)
+    assert np.array_equal(a.hist.edges, b.hist.edges)
+    assert a.hist.counts.tolist() == b.hist.counts.tolist() and a.hist.outside == b.hist.outside
+
+
+@pytest.mark.parametrize("act", ["relu", "tanh", "sigmoid", "elu", "maxout:2"])
+def test_checkpoint_statistics_are_layer_stats(act, rng) -> None:
+    """The checkpoints' all-layers-at-once statistics against the general stats.layer_stats, layer by layer:
+    entries on bin edges, outside the range, exact zeros, dead units, widths that differ, and the layers
+    the lean path hands back to layer_stats (NaN, float32, a constant layer, one over stats' row block)."""
+    from actstat.stats import layer_stats, moments
+    from actstat.training.checkstats import checkpoint_stats, moments_of
+
+    a = get_activation(act)
+    bins = 12
+    edges = np.linspace(-1.5, 2.5, bins + 1)
+    hs, ranges = [], []
+    for k, width in enumerate((20, 7, 33, 20, 20, 20, 20, 3000)):
+        u = rng.standard_normal((16, width * a.pieces)) * (1 + k)
+        h = a.forward(u)
+        h.flat[::5] = rng.choice(edges, h.flat[::5].size)  # exactly on the edges, the ends included
+        h.flat[1::5] = np.nextafter(rng.choice(edges, h.flat[1::5].size), -np.inf)  # and an ulp either side
+        h.flat[2::5] = np.nextafter(rng.choice(edges, h.flat[2::5].size), np.inf)
+        if k == 1:
+            h[:, 2] = 0.0  # a dead unit
+        if k == 3:
+            h.flat[3] = np.nan
+        if k == 4:
+            h = h.astype(np.float32)
+        if k == 5:
+            h[:] = 0.25
+        hs.append(h)
+        ranges.append((-1.5, 2.5) if k % 2 else (float(h.min()) - 0.1 if k != 3 else -1.0, 2.0))
+    us = [None] * len(hs)
+    got = checkpoint_stats(hs, us, a, bins, ranges)
+    for h, r, st in zip(hs, ranges, got):
+        _same_stats(st, layer_stats(h, None, a, bins, r))
+    assert any(st.hist.outside for st in got) and got[1].dead_frac == pytest.approx(1 / 7)
+    again = checkpoint_stats(hs[:3], us[:3], a, bins, ranges[:3])  # (other layouts: their own buffers)
+    for h, r, st in zip(hs[:3], ranges[:3], again):
+        _same_stats(st, layer_stats(h, None, a, bins, r))
+    for m in (hs[0], hs[3], hs[4], rng.standard_normal((50, 40)) * 1e-200, rng.standard_normal((3000, 60))):
+        assert repr(moments_of(m)) == repr(moments(m))
+
+
+def test_checkpoint_evaluation_is_evaluate(rng) -> None:
+    """evaluate_many (reused buffers, in-place steps) gives evaluate's numbers bit for bit, call after call."""
+    for act, bn, dropout, mode in (("relu", False, 0.0, "inverted"), ("tanh", True, 0.3, "classic"),
+                                   ("relu", True, 0.2, "inverted")):
+        m = small_model(act, bn, dropout, mode, classes=4)
+        x, y = rng.standard_normal((30, 4)), rng.integers(0, 4, 30)
+        x2, y2 = rng.standard_normal((7, 4)), rng.integers(0, 4, 7)
+        for _ in range(3):
+            m.train_pass(x[:10], y[:10], rng, 0.01)  # running averages move; weights too below
+            for L in m.layers:
+                L.W += 0.1 * rng.standard_normal(L.W.shape)
+            got = m.evaluate_many([(x, y), (x2, y2), (x[:0], y[:0])], 0.01)
+            want = [m.evaluate(x, y, 0.01), m.evaluate(x2, y2, 0.01)]
+            assert got[:2] == want and all(math.isnan(v) for v in got[2])
