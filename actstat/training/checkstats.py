@@ -16,6 +16,7 @@ range, a maxout layer, a range the fast histogram cannot take) goes through stat
 from __future__ import annotations
 
 import math
+import threading
 from typing import Any
 
 import numpy as np
@@ -55,15 +56,16 @@ def checkpoint_stats(hs: list[Array], us: list[Array | None], act: Activation, b
     return out  # type: ignore[return-value]
 
 
-_LAYOUT_CACHE: dict[tuple, tuple[Any, ...]] = {}
+_LOCAL = threading.local()  # the layouts and their work buffers, per thread (dask workers may train in threads)
 
 
 def _layout(sizes: tuple[int, ...], rngs: tuple[tuple[float, float], ...], bins: int) -> tuple[Any, ...]:
     """Per-entry lower bounds, upper bounds, scales and bin offsets (layer * bins) of the layers laid end to
     end, the layers' compare edges (bins + 1 a layer) and work buffers: the same at every checkpoint of a
-    run, so kept (one run at a time uses them: training is single-threaded)."""
+    run, so kept (per thread)."""
     key = (sizes, rngs, bins)
-    got = _LAYOUT_CACHE.get(key)
+    cache = _LOCAL.__dict__.setdefault("layouts", {})
+    got = cache.get(key)
     if got is None:
         counts = np.array(sizes)
         lo = np.repeat([r[0] for r in rngs], counts).astype(np.float64)
@@ -77,9 +79,9 @@ def _layout(sizes: tuple[int, ...], rngs: tuple[tuple[float, float], ...], bins:
                                                   ("tmp", bool), ("zero", bool), ("i32", np.int32),
                                                   ("i", np.intp))}
         got = (lo, hi, scale, off, cmp, work)
-        if len(_LAYOUT_CACHE) > 8:
-            _LAYOUT_CACHE.clear()
-        _LAYOUT_CACHE[key] = got
+        if len(cache) > 8:
+            cache.clear()
+        cache[key] = got
     return got
 
 
