@@ -71,23 +71,14 @@ def _cost(cfg: Any) -> float:
 
 def run_docs(configs: Sequence[Any], x: np.ndarray | None = None, jobs: int = 1,
              on_done: Callable[[int, int], None] | None = None) -> list[dict[str, Any]]:
-    """Probe documents of ``configs``, in order. ``jobs`` <= 1: one plain probe after the other (each
-    with its weight-drawing helper thread, exactly the cost of that many probes); more: the executor's
-    worker processes (one BLAS thread each; figures can then differ from --jobs 1 in the last digits,
-    as BLAS sums in a thread-dependent order)."""
-    from .probe import run_probe, validate
+    """Probe documents of ``configs``, in order, through the executor: in this process when ``jobs`` <= 1,
+    else in worker processes. Every probe runs on one BLAS thread either way (BLAS sums in a
+    thread-dependent order), so --jobs 1 and --jobs N give the same bytes."""
+    from .executor import run_tasks
+    from .probe import validate
 
     for c in configs:
         validate(c)
-    if jobs <= 1 or len(configs) <= 1:
-        docs = []
-        for i, c in enumerate(configs):
-            docs.append(run_probe(c, x).to_dict())
-            if on_done:
-                on_done(i + 1, len(configs))
-        return docs
-    from .executor import run_tasks
-
     return run_tasks(_probe_doc, list(configs), shared=x, jobs=jobs, cost=_cost, on_done=on_done)
 
 

@@ -175,3 +175,10 @@ def test_report_with_seeds_and_suggest(tmp_path) -> None:
     assert f"vanishing (in {doc['seeds']['fired']['vanishing']}/3 seeds)" in md
     best = doc["suggest"]["best"]
     assert best and f"**Best:** `{best}`" in md
+
+
+def test_seeds_give_the_same_bytes_whatever_jobs() -> None:
+    """Every seed's probe runs on one BLAS thread in this process or in a worker: the same bytes."""
+    argv = ["probe", "--layers", "4", "--width", "300", "--batch", "300", "--seeds", "3", "--format", "json"]
+    outs = [CliRunner().invoke(cli, [*argv, "--jobs", j], catch_exceptions=False).stdout for j in ("1", "2")]
+    assert outs[0] == outs[1] and json.loads(outs[0])["seeds"]
