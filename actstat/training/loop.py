@@ -20,7 +20,7 @@ n_train // batch_size steps.
 
 BLAS: small matrix products on several OpenBLAS threads can be far slower than on one (on a busy
 2-core machine we measured up to 20x), so training runs on ``blas_threads`` threads (1 by default)
-through threadpoolctl when it is installed (the test extra installs it); otherwise nothing is set.
+through threadpoolctl when it is installed (the test extra installs it), else through OpenBLAS's C API.
 """
 
 from __future__ import annotations
@@ -110,14 +110,22 @@ def _batches(n: int, batch: int, rng: np.random.Generator) -> Iterator[Array]:
 
 @contextlib.contextmanager
 def blas_threads(n: int | None) -> Iterator[None]:
-    """Limit BLAS to n threads while training (threadpoolctl if available; else nothing is set)."""
+    """Limit BLAS to n threads while training: threadpoolctl if it is installed, else OpenBLAS's own C API
+    (actstat.executor's _BlasThreads, which the executor's workers use too); nothing if neither is there."""
     if n is None:
         yield
         return
     try:
         from threadpoolctl import threadpool_limits
     except ImportError:
-        yield
+        from ..executor import _BlasThreads
+
+        blas = _BlasThreads.find()
+        if blas is None:
+            yield
+        else:
+            with blas.limit(n):
+                yield
         return
     with threadpool_limits(limits=n, user_api="blas"):
         yield
