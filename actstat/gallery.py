@@ -101,3 +101,20 @@ TRAIN_CASES: tuple[Case, ...] = (
                                                               "--lr", "1e6", "--steps", "300"),
          "Cost NaN or above 3x the original: the learning rate is too high; training stops early.", "train"),
 )
+
+# The notes' hyperparameter search and Schoenholz et al.'s trainability map (issue 17): each one
+# `actstat search` or `actstat trainability`, written with its picture (PICTURES), ranked table and JSON.
+PICTURES = {"search": "search.png", "trainability": "map.png"}
+
+SWEEP_CASES: tuple[Case, ...] = (
+    Case("search-digits", "Random search on digits: learning rate and weight decay, coarse to fine",
+         ("--data", "digits", "--preprocess", "minmax", "--widths", "64x2", "--lr", "1e-6:1e-2", "--weight-decay",
+          "1e-8:1e-4", "--trials", "8", "--stages", "2", "--epochs", "2", "--every", "7", "--top", "5"),
+         "lr and weight decay drawn on a log scale; stage 1's best learning rate sits at the top of its range,"
+         " so stage 2 widens it upwards, narrows weight decay around the best trials and trains twice as long.",
+         "search"),
+    Case("trainability-tanh", "The trainability map: tanh, sigma_b^2 0.05, depth against 6 xi_c",
+         ("--act", "tanh", "--sigma-w", "1.0:4.0:4", "--layers", "5:35:4", "--steps", "80"),
+         "Schoenholz et al. 2017: a network trains only while its depth is below about 6 xi_c, which"
+         " diverges at the critical sigma_w; the deep cells train only near it.", "trainability"),
+)

@@ -6,7 +6,8 @@ from typing import Any
 
 
 def gallery_index(rows: list[tuple[Any, list[str]]], phase: bool = False,
-                  train_rows: list[tuple[Any, list[str]]] | None = None) -> str:
+                  train_rows: list[tuple[Any, list[str]]] | None = None,
+                  sweep_rows: list[tuple[Any, str]] | None = None) -> str:
     """The gallery's README.md: one row per case (its report, histogram thumbnail and verdict)."""
     lines = ["# actstat sample reports", "",
              "One report per canonical experiment, written by `actstat gallery sample_reports --force`"
@@ -28,6 +29,20 @@ def gallery_index(rows: list[tuple[Any, list[str]]], phase: bool = False,
             lines.append(f"| [{case.title}]({case.name}/report.md)<br>`{cmd}`<br>{case.lecture} |"
                          f" [<img src=\"{case.name}/{pic}\" width=\"360\">]({case.name}/report.md) |"
                          f" {', '.join(f'`{k}`' for k in kinds) or 'no warnings'} |")
+    if sweep_rows:
+        from ..gallery import PICTURES
+
+        lines += ["", "## Hyperparameter search and the trainability map", "",
+                  "`actstat search` (validation accuracy over the searched space, the best trials' learning curves,"
+                  " the ranked list) and `actstat trainability` (final training accuracy over sigma_w x depth,"
+                  " the 6 xi_c curve and the critical sigma_w overlaid).", "",
+                  "| experiment | picture | result |", "|---|---|---|"]
+        for case, summary in sweep_rows:
+            pic = PICTURES[case.command]
+            cmd = f"actstat {case.command} " + " ".join(case.argv) + f" --plot {pic}"
+            lines.append(f"| [{case.title}]({case.name}/report.md)<br>`{cmd}`<br>{case.lecture} |"
+                         f" [<img src=\"{case.name}/{pic}\" width=\"360\">]({case.name}/report.md) |"
+                         f" {summary.replace('|', '&#124;')} |")
     if phase:
         lines += ["", "## Theory: the phase diagram of tanh", "",
                   "`actstat theory --act tanh --sigma-b 0.3 --critical --phase-diagram phase-tanh.png`: chi_1 over"
