@@ -112,7 +112,7 @@ def write_train_case(case: Any, out: Path, dpi: int) -> list[str]:
 
 def write_sweep_case(case: Any, out: Path, dpi: int) -> str:
     """A search or trainability case's directory: the --plot picture, the ranked table or map as
-    Markdown (with the command) and the JSON document; its one-line summary for the index."""
+    Markdown (report.md, with the command) and the JSON document (report.json); its one-line summary for the index."""
     import contextlib
     import io
     import json
@@ -145,7 +145,7 @@ def write_sweep_case(case: Any, out: Path, dpi: int) -> str:
         table = so.trainability_table(doc)
         summary = table.rstrip("\n").splitlines()[-1]
     cmd = f"actstat {case.command} " + " ".join(case.argv) + f" --plot {pic}"
-    (out / f"{case.command}.json").write_text(to_json(doc) + "\n", encoding="utf-8")
+    (out / "report.json").write_text(to_json(doc) + "\n", encoding="utf-8")
     (out / "report.md").write_text(f"# {case.title}\n\n{case.lecture}\n\n```\n{cmd}\n```\n\n```\n{table}```\n\n"
                                    f"![{case.command}]({pic})\n", encoding="utf-8")
     return summary
