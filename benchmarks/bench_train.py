@@ -21,6 +21,7 @@ without statistics against the plain loop, the cost per step alone.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import itertools
 import os
 import subprocess
@@ -98,14 +99,14 @@ def plain_train(X: np.ndarray, y: np.ndarray, widths: tuple[int, ...], classes: 
 
 
 def actstat_train(X: np.ndarray, y: np.ndarray, widths: tuple[int, ...], classes: int, batch: int, steps: int,
-                  every: int) -> dict:
+                  every: int, blas_threads: int | str = "auto") -> dict:
     from actstat.training import TrainConfig, train
     from actstat.training.datasets import Dataset
 
     n_val = X.shape[0] // 5
     data = Dataset(X[n_val:], y[n_val:], X[:n_val], y[:n_val], classes, "bench")
     cfg = TrainConfig(widths=widths, act="relu", init="he", optimizer="adam", lr=LR, batch_size=batch,
-                      steps=steps, every=every, classes=classes, input_dim=X.shape[1])
+                      steps=steps, every=every, classes=classes, input_dim=X.shape[1], blas_threads=blas_threads)
     return train(cfg, data)
 
 
@@ -150,17 +151,24 @@ def main() -> None:
         def plain(Xt=Xt, yt=yt, widths=widths, classes=classes, batch=batch, steps=steps) -> None:
             plain_train(Xt, yt, widths, classes, batch, steps)
 
-        def ours(every: int, X=X, y=y, widths=widths, classes=classes, batch=batch, steps=steps) -> None:
-            actstat_train(X, y, widths, classes, batch, steps, every)
+        def ours(every: int, threads: int | str = "auto", X=X, y=y, widths=widths, classes=classes, batch=batch,
+                 steps=steps) -> None:
+            actstat_train(X, y, widths, classes, batch, steps, every, threads)
 
+        from actstat.training.loop import resolve_blas_threads
+
+        auto = resolve_blas_threads("auto", (features, *widths, classes), batch)
         runs = {"plain1": plain, "plain2": plain, "stats": lambda: ours(10), "bare": lambda steps=steps: ours(steps)}
+        if auto != 1:  # (CPU time on one BLAS thread: actstat's own 1-thread runs)
+            runs |= {"stats1": lambda: ours(10, 1), "bare1": lambda steps=steps: ours(steps, 1)}
         wall: dict[str, list[float]] = {k: [] for k in runs}
         cpu: dict[str, list[float]] = {k: [] for k in runs}
         for rep in range(reps):  # interleaved, so that the machine's load hits every variant alike
             for k, fn in runs.items():
                 if k == "plain2" and rep and wall["plain2"][0] > 2 * min(wall["plain1"]):
                     continue  # on a loaded machine 2 threads can be many times slower: one run shows it
-                with blas_limit(2 if k == "plain2" else 1):  # (actstat trains on one BLAS thread itself)
+                # (actstat sets its own thread count: "auto", one thread for small products)
+                with blas_limit(2 if k == "plain2" else 1) if k.startswith("plain") else contextlib.nullcontext():
                     w, c = timed(fn)
                 wall[k].append(w)
                 cpu[k].append(c)
@@ -169,13 +177,14 @@ def main() -> None:
         ratio = t_plain / best["stats"]
         share = 1 - best["bare"] / best["stats"]
         # CPU time: robust on a shared machine (one BLAS thread, so CPU time is the work), plain on 1 thread
-        c_plain, c_stats, c_bare = (min(cpu[k]) for k in ("plain1", "stats", "bare"))
+        one = "1" if auto != 1 else ""
+        c_plain, c_stats, c_bare = (min(cpu[k]) for k in ("plain1", "stats" + one, "bare" + one))
         rss_n, rss_4n = child_rss(name, steps), child_rss(name, 4 * steps)
         results.append((name, ratio, share, c_plain / c_stats, 1 - c_bare / c_stats, rss_4n / rss_n))
         print(f"{name:48} {steps / t_plain:10.0f} {steps / best['stats']:12.0f} {ratio:6.2f} {100 * share:7.1f}%"
               f" {c_plain / c_stats:9.2f} {100 * (1 - c_bare / c_stats):10.1f}% {c_bare / c_plain:10.2f}"
               f" {rss_n:6.0f} {rss_4n:6.0f}   (plain wall: 1 thread {steps / best['plain1']:.0f} st/s,"
-              f" 2 threads {steps / best['plain2']:.0f})")
+              f" 2 threads {steps / best['plain2']:.0f}; actstat on {auto or 'the default'} BLAS thread(s))")
     print()
     for name, ratio, share, c_ratio, c_share, mem in results:
         short = name.split()[0]

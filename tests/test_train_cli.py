@@ -180,3 +180,31 @@ def test_mnist_directory(tmp_path) -> None:
     doc = json.loads(r.stdout)
     assert doc["data"] == {"name": "mnist", "train": 40, "val": 20, "features": 16, "classes": 3}
     assert doc["final"]["val_acc"] > 0.9
+
+
+def test_the_progress_bar_shows_step_and_loss_on_a_terminal_only(tmp_path) -> None:
+    """stderr a terminal (a pty): the bar, with the step count and the loss; the JSON on stdout untouched."""
+    import pty
+
+    master, slave = pty.openpty()
+    out_path = tmp_path / "out.json"
+    cmd = [sys.executable, "-m", "actstat", "train", "--data", "blobs", "--steps", "4000", "--every", "2000",
+           "--format", "json"]
+    with open(out_path, "w") as out:
+        proc = subprocess.Popen(cmd, stdout=out, stderr=slave, env=os.environ | {"COLUMNS": "100"})
+    os.close(slave)
+    seen = b""
+    while True:
+        try:
+            chunk = os.read(master, 4096)
+        except OSError:  # (EIO: the child closed the terminal)
+            break
+        if not chunk:
+            break
+        seen += chunk
+    os.close(master)
+    assert proc.wait(timeout=120) == 0
+    text = seen.decode("utf-8", "replace")
+    assert "training" in text and "loss " in text and "/4000" in text, text[-500:]
+    doc = json.loads(out_path.read_text())
+    assert doc["checkpoints"][-1]["step"] == 4000

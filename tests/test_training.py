@@ -340,6 +340,23 @@ def test_checkpoint_statistics_are_layer_stats(act, rng) -> None:
         assert repr(moments_of(m)) == repr(moments(m))
 
 
+def test_rms_of_is_the_moments_rms_bit_for_bit(rng) -> None:
+    """The checkpoints' grad, weight and update RMS: moments_of's rms, the same bits, on typical matrices
+    and on the ones the shortcut hands back (extreme magnitudes, non-finite, float32, several row blocks,
+    a mean of many stds)."""
+    from actstat.stats import moments
+    from actstat.training.checkstats import rms_of
+
+    cases = [rng.standard_normal((100, 100)), rng.standard_normal((16, 3)) * 1e-3, np.zeros((4, 5)),
+             rng.standard_normal((50, 40)) * 1e-160, rng.standard_normal((50, 40)) * 1e150,
+             rng.standard_normal((3000, 60)), rng.standard_normal((10, 10)).astype(np.float32),
+             1e6 + rng.standard_normal((20, 20)), np.full((3, 3), np.inf), np.full((3, 3), np.nan)]
+    for m in cases:
+        want = moments(m).rms
+        got = rms_of(m)
+        assert repr(got) == repr(want), (m.dtype, m.shape, got, want)
+
+
 def test_checkpoint_evaluation_is_evaluate(rng) -> None:
     """evaluate_many (reused buffers, in-place steps) gives evaluate's numbers bit for bit, call after call."""
     for act, bn, dropout, mode in (("relu", False, 0.0, "inverted"), ("tanh", True, 0.3, "classic"),

@@ -18,9 +18,17 @@ Epochs: each epoch is a fresh permutation of the training set in batches of ``ba
 last incomplete batch is dropped (batch norm always sees full batches), so an epoch is
 n_train // batch_size steps.
 
-BLAS: small matrix products on several OpenBLAS threads can be far slower than on one (on a busy
-2-core machine we measured up to 20x), so training runs on ``blas_threads`` threads (1 by default)
-through threadpoolctl when it is installed (the test extra installs it), else through OpenBLAS's C API.
+BLAS threads (``blas_threads``, "auto" by default), set through threadpoolctl when it is installed
+(the test extra installs it), else through OpenBLAS's C API. "auto": one thread when the step's
+largest product is under AUTO_BLAS_MACS multiply-adds, else the BLAS library's own setting. Measured
+on 2 cores (the plain training loop of benchmarks/bench_train.py, quiet machine): two threads train
+4% faster than one at 1M multiply-adds (64 -> 5 x 100, batch 100) and 24-31% faster from 4M to 128M
+(200- to 1000-wide layers); but on a busy machine small products on several OpenBLAS threads can be
+far slower than on one (up to 20x measured), for the few per cent a small network could gain. Inside
+a sweep's tasks (search, trainability, compare) the executor holds every task to one thread. The
+thread count can change the last bits of a sum over more than one of OpenBLAS's K blocks: the same
+command on the same machine gives the same bytes; on machines with different core counts a large
+network's figures may differ in their last digits.
 """
 
 from __future__ import annotations
@@ -46,6 +54,16 @@ DEFAULT_BATCH = 100
 LOG_CHECKPOINTS = 40  # about this many log-spaced checkpoints by default
 MAX_STEPS = 10_000_000
 EVAL_BLOCK = 4096
+AUTO_BLAS_MACS = 4_000_000  # "auto": one BLAS thread below this many multiply-adds in the largest product
+
+
+def resolve_blas_threads(setting: int | str | None, dims: tuple[int, ...], batch: int) -> int | None:
+    """The BLAS thread count training runs on (None: the library's own setting); dims: the network's
+    widths from its input to its output layer."""
+    if setting != "auto":
+        return setting  # type: ignore[return-value]
+    macs = batch * max(a * b for a, b in zip(dims[:-1], dims[1:]))
+    return 1 if macs < AUTO_BLAS_MACS else None
 
 
 @dataclass(frozen=True)
@@ -86,7 +104,7 @@ class TrainConfig:
     overfit: int | None = None
     thresholds: dict[str, float] = field(default_factory=dict)
     eval_size: int = 500  # the checkpoints' evaluation samples (the final figures use every example)
-    blas_threads: int | None = 1  # None: leave the BLAS library's own setting
+    blas_threads: int | str | None = "auto"  # a count, "auto" (see the docstring), None: the library's own
 
 
 def checkpoint_steps(total: int, every: int | None) -> list[int]:
@@ -191,8 +209,9 @@ def resolve(cfg: TrainConfig) -> tuple[Any, Any, Any]:
         raise ConfigError(f"eval_size must be at least 1, got {cfg.eval_size}")
     if cfg.examples is not None and cfg.examples < 2:
         raise ConfigError(f"--examples must be at least 2, got {cfg.examples}")
-    if cfg.blas_threads is not None and cfg.blas_threads < 1:
-        raise ConfigError(f"blas_threads must be at least 1, got {cfg.blas_threads}")
+    if cfg.blas_threads != "auto" and cfg.blas_threads is not None and (
+            not isinstance(cfg.blas_threads, int) or cfg.blas_threads < 1):
+        raise ConfigError(f"blas_threads must be 'auto' or at least 1, got {cfg.blas_threads!r}")
     from .verdicts import check_thresholds
 
     check_thresholds(cfg.thresholds)
@@ -274,7 +293,9 @@ def train(cfg: TrainConfig, data: Dataset | None = None, on_checkpoint: Checkpoi
         if on_checkpoint is not None:
             on_checkpoint(rec)
 
-    with blas_threads(cfg.blas_threads):
+    threads = resolve_blas_threads(cfg.blas_threads, (data.features, *cfg.widths, data.classes), batch)
+    head["config"]["blas_threads"] = threads
+    with blas_threads(threads):
         model = MLP(spec, data.classes, rng_weights, lsuv_x=X_tr[:m] if init.init.data_dependent else None)
         run = _Run(cfg, spec, model, data, X_tr, y_tr, X_val, (X_tr[:m], y_tr[:m]),
                    (X_val[:cfg.eval_size], y_val[:cfg.eval_size]), per_epoch, cfg.weight_decay, thresholds)
@@ -388,10 +409,10 @@ def _hist_range(run: _Run, h: Array) -> tuple[float, float]:
 
 
 def _checkpoint(run: _Run, s: int, p: Pass, prev: list[Array] | None) -> dict[str, Any]:
-    from .checkstats import checkpoint_stats, moments_of
+    from .checkstats import checkpoint_stats, rms_of
 
-    def _frobenius(a: Array) -> float:  # actstat.backward.frobenius, through moments_of
-        return moments_of(a).rms * math.sqrt(a.size) if a.size else 0.0
+    def _frobenius(a: Array) -> float:  # actstat.backward.frobenius, through moments_of's rms
+        return rms_of(a) * math.sqrt(a.size) if a.size else 0.0
 
     model = run.model
     act = run.spec.act
@@ -413,7 +434,7 @@ def _checkpoint(run: _Run, s: int, p: Pass, prev: list[Array] | None) -> dict[st
         layers.append({
             "layer": i + 1, "width": run.spec.dims[i + 1], "mean": _f(st.mean), "std": _f(st.std),
             "saturated": _f(st.saturated_frac), "zero": _f(st.zero_frac), "dead": _f(st.dead_frac),
-            "grad_rms": _f(moments_of(lp.dh).rms), "weight_rms": _f(moments_of(L.W).rms),
+            "grad_rms": _f(rms_of(lp.dh)), "weight_rms": _f(rms_of(L.W)),
             "update_ratio": _f(ratio), "hist": st.hist.counts.tolist(), "hist_outside": int(st.hist.outside),
         })
     return {
