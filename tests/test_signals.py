@@ -107,3 +107,25 @@ def test_a_signal_during_the_imports_prints_no_traceback(sig: int, code: int, wo
                        timeout=60, check=False)
     assert p.returncode == code and p.stdout == "", (p.returncode, p.stderr)
     assert p.stderr.strip().splitlines() == [f"{word}: no output was written."], p.stderr
+
+
+# --- issue 16: Ctrl-C during the training forms of compare and report --------------------------------
+
+@pytest.mark.parametrize("args", [
+    ["compare", "--train", "--data", "blobs", "--optimizer", "sgd,adam", "--steps", "1000000", "--jobs", "2",
+     "--plot", "curves.png"],
+    ["report", "--train", "--data", "blobs", "--steps", "1000000", "--out", "rep"],
+], ids=["compare --train --jobs 2", "report --train"])
+def test_sigint_while_training_exits_130_and_leaves_nothing(args: list[str], tmp_path) -> None:
+    env = dict(os.environ, NO_COLOR="1")
+    proc = subprocess.Popen([sys.executable, "-m", "actstat", *args], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=env, cwd=tmp_path)
+    time.sleep(3.0)  # training by now (a million steps: hours away from the end)
+    assert proc.poll() is None
+    t = time.monotonic()
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=30)
+    assert time.monotonic() - t < 10
+    assert proc.returncode == 130, err
+    assert out == "" and err.strip().splitlines() == ["Interrupted: no output was written."]
+    assert list(tmp_path.iterdir()) == []  # no picture, no report directory, no temporary file
