@@ -129,3 +129,38 @@ def test_sigint_while_training_exits_130_and_leaves_nothing(args: list[str], tmp
     assert proc.returncode == 130, err
     assert out == "" and err.strip().splitlines() == ["Interrupted: no output was written."]
     assert list(tmp_path.iterdir()) == []  # no picture, no report directory, no temporary file
+
+
+def test_the_checkpoint_process_dies_with_the_training(tmp_path) -> None:
+    """`train --every 10` on a long run computes its checkpoints in a forked helper process: it ends when
+    the training ends, even by SIGKILL (which nothing can catch), and Ctrl-C still gives 130."""
+    def children(pid: int) -> list[int]:
+        with open(f"/proc/{pid}/task/{pid}/children") as f:
+            return [int(x) for x in f.read().split()]
+
+    env = dict(os.environ, NO_COLOR="1")
+    cmd = [sys.executable, "-m", "actstat", "train", "--data", "blobs", "--steps", "1000000", "--every", "10",
+           "--format", "ndjson"]
+    for sig, code in ((signal.SIGKILL, -signal.SIGKILL), (signal.SIGINT, 130)):
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                                cwd=tmp_path)
+        try:
+            for _ in range(3):
+                proc.stdout.readline()  # type: ignore[union-attr]  (the header, then checkpoints: training)
+            kids = children(proc.pid)
+            assert len(kids) == 1, kids
+            proc.send_signal(sig)
+            proc.communicate(timeout=30)
+        finally:
+            proc.kill()
+        assert proc.returncode == code
+        t = time.monotonic()
+        while time.monotonic() - t < 10:
+            try:
+                with open(f"/proc/{kids[0]}/stat") as f:
+                    if f.read().split()[2] == "Z":  # (a zombie until reaped: gone)
+                        break
+            except FileNotFoundError:
+                break
+            time.sleep(0.05)
+        assert time.monotonic() - t < 10, "the checkpoint process outlived the training"

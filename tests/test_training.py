@@ -192,6 +192,54 @@ def test_document_schema_and_determinism() -> None:
     json.dumps(doc, allow_nan=False)
 
 
+@pytest.mark.parametrize("kw", [
+    dict(),
+    dict(act="elu", batchnorm=True, dropout=0.2, optimizer="adam", lr=1e-2, every=1, steps=12),  # u shipped too
+    dict(optimizer="sgd", lr=1e6, steps=50, every=1),  # an early stop, computed here
+])
+def test_checkpoints_in_the_helper_process_are_the_same_numbers(kw: dict, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The checkpoints computed in the forked helper process give the document, and the streamed records
+    in order, of the checkpoints computed in line; the process is gone afterwards."""
+    import multiprocessing
+
+    from actstat.training import offload
+
+    monkeypatch.setattr(offload, "OFFLOAD_MIN_CHECKPOINTS", 1)
+    started = []
+    real = offload.CheckpointProcess.__init__
+
+    def spy(self, *a, **k):
+        real(self, *a, **k)
+        started.append(self.proc)
+
+    monkeypatch.setattr(offload.CheckpointProcess, "__init__", spy)
+    streamed: list[dict] = []
+    helped = train(blobs_cfg(**kw), on_checkpoint=streamed.append)
+    inline = train(blobs_cfg(**kw, overlap=False))
+    assert offload.available() and len(started) == 1  # (one process for the first run, none for the second)
+    assert json.dumps(helped) == json.dumps(inline)
+    assert streamed == helped["checkpoints"] and "overlap" not in helped["config"]
+    assert not started[0].is_alive() and not multiprocessing.active_children()
+
+
+def test_an_interrupted_run_leaves_no_helper_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    import multiprocessing
+
+    from actstat.training import offload
+
+    monkeypatch.setattr(offload, "OFFLOAD_MIN_CHECKPOINTS", 1)
+    seen = []
+
+    def stop(rec: dict) -> None:
+        seen.append(multiprocessing.active_children())
+        if rec["step"] == 3:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        train(blobs_cfg(every=1, steps=30), on_checkpoint=stop)
+    assert seen[-1] and not multiprocessing.active_children()
+
+
 def test_update_ratio_is_the_applied_update_for_adam() -> None:
     """Adam's first step is lr * g / (|g| + eps), i.e. lr * sign(g) entry by entry: so the ratio is
     lr * sqrt(non-zero gradient entries) / ||W_0||, whatever the gradient's size."""

@@ -105,6 +105,7 @@ class TrainConfig:
     thresholds: dict[str, float] = field(default_factory=dict)
     eval_size: int = 500  # the checkpoints' evaluation samples (the final figures use every example)
     blas_threads: int | str | None = "auto"  # a count, "auto" (see the docstring), None: the library's own
+    overlap: bool = True  # long runs on one BLAS thread: checkpoints in a helper process (the same numbers)
 
 
 def checkpoint_steps(total: int, every: int | None) -> list[int]:
@@ -172,6 +173,7 @@ class _Run:
     weight_decay: float
     thresholds: dict[str, float]
     hist_ranges: list[tuple[float, float]] = field(default_factory=list)
+    offload: bool = False  # checkpoints in a helper process (actstat.training.offload)
 
     def hist_edges(self) -> list[list[float]]:
         return [np.linspace(lo, hi, self.cfg.bins + 1).tolist() for lo, hi in self.hist_ranges]
@@ -298,7 +300,8 @@ def train(cfg: TrainConfig, data: Dataset | None = None, on_checkpoint: Checkpoi
     with blas_threads(threads):
         model = MLP(spec, data.classes, rng_weights, lsuv_x=X_tr[:m] if init.init.data_dependent else None)
         run = _Run(cfg, spec, model, data, X_tr, y_tr, X_val, (X_tr[:m], y_tr[:m]),
-                   (X_val[:cfg.eval_size], y_val[:cfg.eval_size]), per_epoch, cfg.weight_decay, thresholds)
+                   (X_val[:cfg.eval_size], y_val[:cfg.eval_size]), per_epoch, cfg.weight_decay, thresholds,
+                   offload=_offload(cfg, threads, total))
         checkpoints, stopped = _loop(run, opt, total, batch, rng_dropout, rng_batches, checkpoint, on_step)
         final = _final(model, X_tr, y_tr, X_val, y_val, cfg.weight_decay, checkpoints[-1]["step"])
         probe = probe_at_step0(cfg, run.eval_train[0])
@@ -313,6 +316,15 @@ def train(cfg: TrainConfig, data: Dataset | None = None, on_checkpoint: Checkpoi
     doc["warnings"] = babysit(doc, act, thresholds)
     doc["probe"] = probe
     return doc
+
+
+def _offload(cfg: TrainConfig, threads: int | None, total: int) -> bool:
+    """Checkpoints in a helper process: asked for (cfg.overlap), training on one BLAS thread (so the
+    second core is free), enough checkpoints to be worth a process, a second core and fork."""
+    from . import offload
+
+    return (cfg.overlap and threads == 1
+            and len(checkpoint_steps(total, cfg.every)) >= offload.OFFLOAD_MIN_CHECKPOINTS and offload.available())
 
 
 def probe_at_step0(cfg: TrainConfig, x: Array) -> dict[str, Any]:
@@ -334,6 +346,9 @@ def probe_at_step0(cfg: TrainConfig, x: Array) -> dict[str, Any]:
 def _loop(run: _Run, opt: Any, total: int, batch: int, rng_dropout: np.random.Generator,
           rng_batches: np.random.Generator, on_checkpoint: CheckpointCallback | None,
           on_step: StepCallback | None) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+    """The steps, and the checkpoints' records delivered in order. With run.offload the checkpoints run in
+    a helper process (actstat.training.offload) while the next steps train, the same numbers; the last
+    one and an early stop's are computed here."""
     model = run.model
     planned = set(checkpoint_steps(total, run.cfg.every))
     batches = _batches(run.X_train.shape[0], batch, rng_batches)
@@ -343,33 +358,51 @@ def _loop(run: _Run, opt: Any, total: int, batch: int, rng_dropout: np.random.Ge
     stopped = None
     factor = run.thresholds["explode"]
     y_train = run.y_train
-    for s in range(total + 1):
-        idx = next(batches)
-        xb, yb = run.X_train[idx], y_train[idx]
-        p = model.train_pass(xb, yb, rng_dropout, run.weight_decay, keep=s in planned)
-        if s == 0:
-            initial = p.loss
-        reason = None
-        if not math.isfinite(p.loss):
-            reason = "loss is not finite (NaN or inf)" if s else "the loss at initialisation is not finite"
-        elif s > 0 and p.loss > factor * initial:
-            reason = f"loss {p.loss:.4g} is above {factor:g} x its initial value {initial:.4g}"
-        if s in planned or reason is not None:
-            if not p.layers:  # an unplanned stop: the same batch again, its arrays kept for the statistics
-                p = model.train_pass(xb, yb, rng_dropout, run.weight_decay, update_running=False)
-            rec = _checkpoint(run, s, p, prev if s in planned else None)
-            records.append(rec)
-            if on_checkpoint is not None:
-                on_checkpoint(rec)
-        if reason is not None:
-            stopped = {"step": s, "reason": reason}
-            break
-        if s == total:
-            break
-        prev = [W.copy() for W in model.weights()] if (s + 1) in planned else None
-        opt.step(model.params(), p.grads)
-        if on_step is not None:
-            on_step(s + 1, total, p.loss)
+    helper = None
+
+    def deliver(rec: dict[str, Any]) -> None:
+        records.append(rec)
+        if on_checkpoint is not None:
+            on_checkpoint(rec)
+
+    try:
+        for s in range(total + 1):
+            idx = next(batches)
+            xb, yb = run.X_train[idx], y_train[idx]
+            p = model.train_pass(xb, yb, rng_dropout, run.weight_decay, keep=s in planned)
+            if s == 0:
+                initial = p.loss
+            reason = None
+            if not math.isfinite(p.loss):
+                reason = "loss is not finite (NaN or inf)" if s else "the loss at initialisation is not finite"
+            elif s > 0 and p.loss > factor * initial:
+                reason = f"loss {p.loss:.4g} is above {factor:g} x its initial value {initial:.4g}"
+            if s in planned or reason is not None:
+                if not p.layers:  # an unplanned stop: the same batch again, its arrays kept for the statistics
+                    p = model.train_pass(xb, yb, rng_dropout, run.weight_decay, update_running=False)
+                if helper is not None and helper.waiting:
+                    deliver(helper.collect())
+                here = reason is not None or s == total
+                if run.offload and helper is None and not here:
+                    from .offload import CheckpointProcess
+
+                    helper = CheckpointProcess(run, p, model.weights())
+                if helper is not None and not here:
+                    helper.submit(s, p, prev if s in planned else None)
+                else:
+                    deliver(_checkpoint(run, s, p, prev if s in planned else None))
+            if reason is not None:
+                stopped = {"step": s, "reason": reason}
+                break
+            if s == total:
+                break
+            prev = [W.copy() for W in model.weights()] if (s + 1) in planned else None
+            opt.step(model.params(), p.grads)
+            if on_step is not None:
+                on_step(s + 1, total, p.loss)
+    finally:
+        if helper is not None:
+            helper.close()
     return records, stopped
 
 
@@ -451,6 +484,7 @@ def config_dict(cfg: TrainConfig, act: Any, init: Any, opt: Any, batch: int, tot
 
     d = asdict(cfg)
     d.pop("force")
+    d.pop("overlap")  # (the same numbers either way)
     d["widths"] = list(cfg.widths)
     d["layers"] = len(cfg.widths)
     d["input_dim"] = data.features

@@ -127,6 +127,23 @@ class MLP:
                 out += [L.gamma, L.beta]  # type: ignore[list-item]
         return out + [self.W_out, self.b_out]
 
+    def state_slots(self) -> list[tuple[object, str]]:
+        """Where every array evaluation reads lives, as (object, attribute): the parameters in params()'s
+        order, then batch norm's running averages (so a copy can be pointed at other memory)."""
+        slots: list[tuple[object, str]] = []
+        for L in self.layers:
+            slots.append((L, "W"))
+            if L.b is not None:
+                slots.append((L, "b"))
+            if L.gamma is not None:
+                slots += [(L, "gamma"), (L, "beta")]
+        slots += [(self, "W_out"), (self, "b_out")]
+        return slots + [(L, n) for L in self.layers for n in ("run_mean", "run_var") if getattr(L, n) is not None]
+
+    def state(self) -> list[Array]:
+        """The arrays of state_slots()."""
+        return [getattr(o, n) for o, n in self.state_slots()]
+
     def weights(self) -> list[Array]:
         """The decayed weight matrices: W of each hidden layer, then W_out."""
         return [L.W for L in self.layers] + [self.W_out]
