@@ -95,7 +95,7 @@ def _cost(cfg: Any) -> float:
 def _train(cfg: Any, data: Any) -> dict[str, Any]:
     from .training import train
 
-    return train(cfg, data)
+    return train(replace(cfg, overlap=False), data)  # (a sweep runs its runs side by side instead)
 
 
 def run_compare_train(configs: Sequence[Any], data: Any = None, jobs: int = 1, cluster: str | None = None,

@@ -224,7 +224,7 @@ def _f(x: Any) -> float | None:
 def run_trial(task: tuple[int, int, dict[str, Any], TrainConfig], data: Dataset) -> dict[str, Any]:
     """One trial: train, and keep what the ranking, the table and the pictures need."""
     trial, stage, params, cfg = task
-    doc = train(cfg, data)
+    doc = train(replace(cfg, overlap=False), data)  # (a sweep runs its tasks side by side instead)
     cps = doc["checkpoints"]
     return {
         "type": "trial", "trial": trial, "stage": stage, "params": params,

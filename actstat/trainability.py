@@ -104,7 +104,7 @@ def predicted_boundary(act: Any, sigma_b: float, theory: list[dict[str, Any]],
 
 def run_cell(task: tuple[int, TrainConfig], data: Dataset) -> dict[str, Any]:
     _, cfg = task
-    doc = train(cfg, data)
+    doc = train(replace(cfg, overlap=False), data)  # (a sweep runs its cells side by side instead)
     f = doc["final"]
     return {"sigma_w": cfg.gain, "layers": len(cfg.widths), "train_acc": f["train_acc"], "val_acc": f["val_acc"],
             "loss": f["loss"], "stopped_early": doc["stopped_early"]}

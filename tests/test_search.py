@@ -89,6 +89,30 @@ def test_search_stages_ranking_and_reproducibility() -> None:
     assert one["best"] == ranked[0]
 
 
+def test_a_sweep_computes_its_checkpoints_in_line(monkeypatch) -> None:
+    """A sweep runs its tasks side by side, so its trials start no checkpoint process of their own (train
+    alone does, for a run with many checkpoints): the same results either way, and across --jobs."""
+    from actstat.training import offload
+
+    monkeypatch.setattr(offload, "OFFLOAD_MIN_CHECKPOINTS", 2)
+    started: list[int] = []
+    real = offload.CheckpointProcess.__init__
+
+    def spy(self, *a, **k):
+        started.append(1)
+        real(self, *a, **k)
+
+    monkeypatch.setattr(offload.CheckpointProcess, "__init__", spy)
+    cfg = replace(BASE, steps=30, every=1)
+    space = [parse_dim("lr", "1e-3:3")]
+    one = run_search(cfg, space, trials=2, jobs=1)
+    assert started == []
+    two = run_search(cfg, space, trials=2, jobs=2)
+    assert json.dumps(one) == json.dumps(two)
+    t = one["trials"][0]
+    assert t["val_acc"] == train(replace(cfg, **t["params"]))["final"]["val_acc"] and started == [1]
+
+
 def test_exploding_runs_stop_early_and_rank_last() -> None:
     space = [parse_dim("lr", "1e-2,1e4")]
     doc = run_search(BASE, space, trials=6, stages=1)
