@@ -94,7 +94,7 @@ def test_a_sweep_computes_its_checkpoints_in_line(monkeypatch) -> None:
     alone does, for a run with many checkpoints): the same results either way, and across --jobs."""
     from actstat.training import offload
 
-    monkeypatch.setattr(offload, "OFFLOAD_MIN_CHECKPOINTS", 2)
+    monkeypatch.setattr(offload, "OFFLOAD_MIN_MACS", 1)
     started: list[int] = []
     real = offload.CheckpointProcess.__init__
 

@@ -204,7 +204,7 @@ def test_checkpoints_in_the_helper_process_are_the_same_numbers(kw: dict, monkey
 
     from actstat.training import offload
 
-    monkeypatch.setattr(offload, "OFFLOAD_MIN_CHECKPOINTS", 1)
+    monkeypatch.setattr(offload, "OFFLOAD_MIN_MACS", 1)
     started = []
     real = offload.CheckpointProcess.__init__
 
@@ -227,7 +227,7 @@ def test_an_interrupted_run_leaves_no_helper_process(monkeypatch: pytest.MonkeyP
 
     from actstat.training import offload
 
-    monkeypatch.setattr(offload, "OFFLOAD_MIN_CHECKPOINTS", 1)
+    monkeypatch.setattr(offload, "OFFLOAD_MIN_MACS", 1)
     seen = []
 
     def stop(rec: dict) -> None:

@@ -301,7 +301,8 @@ def train(cfg: TrainConfig, data: Dataset | None = None, on_checkpoint: Checkpoi
         model = MLP(spec, data.classes, rng_weights, lsuv_x=X_tr[:m] if init.init.data_dependent else None)
         run = _Run(cfg, spec, model, data, X_tr, y_tr, X_val, (X_tr[:m], y_tr[:m]),
                    (X_val[:cfg.eval_size], y_val[:cfg.eval_size]), per_epoch, cfg.weight_decay, thresholds,
-                   offload=_offload(cfg, threads, total))
+                   offload=_offload(cfg, threads, total, (data.features, *cfg.widths, data.classes),
+                                    m + min(X_val.shape[0], cfg.eval_size) + batch))
         checkpoints, stopped = _loop(run, opt, total, batch, rng_dropout, rng_batches, checkpoint, on_step)
         final = _final(model, X_tr, y_tr, X_val, y_val, cfg.weight_decay, checkpoints[-1]["step"])
         probe = probe_at_step0(cfg, run.eval_train[0])
@@ -318,13 +319,18 @@ def train(cfg: TrainConfig, data: Dataset | None = None, on_checkpoint: Checkpoi
     return doc
 
 
-def _offload(cfg: TrainConfig, threads: int | None, total: int) -> bool:
+def _offload(cfg: TrainConfig, threads: int | None, total: int, dims: tuple[int, ...], rows: int) -> bool:
     """Checkpoints in a helper process: asked for (cfg.overlap), training on one BLAS thread (so the
-    second core is free), enough checkpoints to be worth a process, a second core and fork."""
+    second core is free), a second core and fork, and checkpoints worth a process: their forward
+    passes (rows: the evaluation samples' and the batch's) at least offload.OFFLOAD_MIN_MACS
+    multiply-adds in all. dims: the network's widths from its input to its output layer."""
     from . import offload
 
-    return (cfg.overlap and threads == 1
-            and len(checkpoint_steps(total, cfg.every)) >= offload.OFFLOAD_MIN_CHECKPOINTS and offload.available())
+    if not (cfg.overlap and threads == 1):
+        return False
+    per_row = sum(a * b for a, b in zip(dims[:-1], dims[1:]))
+    work = len(checkpoint_steps(total, cfg.every)) * rows * per_row
+    return work >= offload.OFFLOAD_MIN_MACS and offload.available()
 
 
 def probe_at_step0(cfg: TrainConfig, x: Array) -> dict[str, Any]:

@@ -33,7 +33,10 @@ import numpy as np
 
 Array = np.ndarray
 
-OFFLOAD_MIN_CHECKPOINTS = 50  # fewer checkpoints (the default ~40 log-spaced ones): in line, no process
+# Less checkpoint work than this many multiply-adds (about 40 ms on one core; forking and the shared
+# block cost a few ms): in line, no process. 64 -> 5 x 100 -> 10 with ~1,000 rows a checkpoint passes it
+# from about 11 checkpoints; the tests' 16-wide networks never do.
+OFFLOAD_MIN_MACS = 500_000_000
 
 
 def available() -> bool:
