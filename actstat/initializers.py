@@ -27,6 +27,7 @@ import numpy as np
 from .activations import Activation
 from .errors import ConfigError
 from .names import exact, parse_spec
+from .native import in_child, qr_q_diag
 
 Array = np.ndarray
 
@@ -108,8 +109,10 @@ def orthogonal(fan_in: int, fan_out: int, rng: np.random.Generator, dtype: np.dt
     """A (semi-)orthogonal matrix times gain (Saxe et al. 2014), as torch's orthogonal_."""
     big, small = max(fan_in, fan_out), min(fan_in, fan_out)
     A = rng.standard_normal((big, small))
-    q, r = np.linalg.qr(A)
-    q *= np.sign(np.diag(r))  # makes the distribution uniform (Haar)
+    # np.linalg.qr(A), a large one in a child process that Ctrl-C stops at once (see actstat.native)
+    q, d = qr_q_diag(A)
+    del A
+    q *= np.sign(d)  # makes the distribution uniform (Haar)
     W = q if fan_in >= fan_out else q.T
     return W * gain
 
@@ -316,6 +319,12 @@ def get_initializer(spec: str) -> InitSpec:
     if name in _POSITIVE and value <= 0:
         raise ConfigError(f"the {init.param_meaning} of init '{name}' must be > 0, got {value:g}")
     return InitSpec(init, value)
+
+
+def draws_in_child(spec: InitSpec, fan_in: int, fan_out: int) -> bool:
+    """Whether drawing a (fan_in, fan_out) matrix from this thread runs a large QR in a child process
+    (actstat.native): then no other thread may be inside BLAS meanwhile (see network.forward)."""
+    return spec.init.sample in (_orth_sample, _lsuv_sample) and in_child(fan_in * fan_out)
 
 
 def sample_weights(

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from .activations import Activation
-from .initializers import InitSpec, sample_weights
+from .initializers import InitSpec, draws_in_child, sample_weights
 
 Array = np.ndarray
 
@@ -140,6 +140,10 @@ def forward(
                 b = (rng_weights.standard_normal(m) * spec.bias_std).astype(dtype, copy=False)
         return W, b
 
+    # a draw that forks (a large QR, in a child process that Ctrl-C stops at once: actstat.native) is made
+    # on this thread: forking from the helper while this thread is inside BLAS could hang in OpenBLAS
+    prefetch = prefetch and not any(draws_in_child(spec.init, spec.dims[l - 1], spec.dims[l] * act.pieces)
+                                    for l in range(1, spec.depth + 1))
     pool = _Helper(draw) if prefetch and (spec.depth > 1 or meanwhile is not None) else None
     pending = False
     try:
