@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -85,8 +86,11 @@ print(tracemalloc.get_traced_memory()[1], estimate_memory(cfg, get_activation("t
 def test_the_memory_estimate_covers_every_initialiser(init: str, dtype: str) -> None:
     # the weights dominate (batch 4): the estimate must cover the measured peak and not be far above it
     code = _PEAK.format(w=2500, init=init, dtype=dtype)
-    # import numpy and warm up first, so that the measured peak is the probe's own
-    code = "import numpy, numpy.linalg; numpy.linalg.qr(numpy.ones((4, 4)))\n" + code
+    # import numpy and warm up first, so that the measured peak is the probe's own; a large QR runs in this
+    # process (as off Linux or off the main thread), not in a child (actstat.native), whose arrays tracemalloc
+    # would not see: the two processes together hold A, the shared q, and the child's copy of A, q and r (5)
+    code = ("import numpy, numpy.linalg; numpy.linalg.qr(numpy.ones((4, 4)))\n"
+            "import actstat.native; actstat.native.CHILD_MIN_ENTRIES = 1 << 62\n" + code)
     peak, est = map(int, subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                                         check=True).stdout.split())
     assert peak <= est <= 3 * peak + 2**20, (peak, est)
@@ -328,3 +332,84 @@ def test_the_report_command_reproduces_the_report(tmp_path: Path) -> None:
     a = json.loads((first / "report.json").read_text())
     b = json.loads((again / "report.json").read_text())
     assert a == b
+
+
+# --- Ctrl-C during a long LAPACK call (issue 19 item 7) ---------------------------------------------------
+
+def _children(pid: int) -> list[int]:
+    with open(f"/proc/{pid}/task/{pid}/children") as fh:
+        return [int(c) for c in fh.read().split()]
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the QR's child process is Linux-only")
+@pytest.mark.parametrize("layers", ["1", "2"])
+def test_sigint_during_a_long_qr_is_acted_on_at_once(layers: str, tmp_path: Path) -> None:
+    # the orthogonal init's QR of a 6000 x 6000 matrix takes 10 s to minutes inside LAPACK, which never
+    # returns to Python: it runs in a child process that the parent kills (actstat.native)
+    env = dict(os.environ, NO_COLOR="1")
+    proc = subprocess.Popen([sys.executable, "-m", "actstat", "probe", "--init", "orthogonal", "--width", "6000",
+                             "--layers", layers, "--batch", "10", "--format", "json"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=tmp_path)
+    t = time.monotonic()
+    while proc.poll() is None and not _children(proc.pid) and time.monotonic() - t < 30:
+        time.sleep(0.01)
+    kids = _children(proc.pid)
+    assert proc.poll() is None and len(kids) == 1  # the QR is under way, in its child process
+    time.sleep(0.3)  # (well inside LAPACK)
+    t = time.monotonic()
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    delay = time.monotonic() - t
+    assert proc.returncode == 130, err
+    assert out == "" and err.strip().splitlines() == ["Interrupted: no output was written."]
+    assert delay < 3, delay  # not when the QR ends
+    assert not os.path.exists(f"/proc/{kids[0]}")  # the child was killed and reaped, not left running
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_qr_in_its_child_process_gives_the_same_bits(monkeypatch: pytest.MonkeyPatch) -> None:
+    from actstat import native
+    from actstat.activations import get_activation
+    from actstat.initializers import get_initializer, sample_weights
+
+    if not native.forks_here():
+        pytest.skip("no child process here")
+    forks: list[int] = []
+    real_fork = os.fork
+
+    def counted() -> int:
+        pid = real_fork()
+        if pid:
+            forks.append(pid)
+        return pid
+
+    monkeypatch.setattr(os, "fork", counted)
+    spec = get_initializer("orthogonal:1.5")
+    act = get_activation("tanh")
+    # (a smaller matrix than a real child's, for speed; still LAPACK's blocked QR on threaded products)
+    monkeypatch.setattr(native, "CHILD_MIN_ENTRIES", 1)
+    shape = (500, 600)  # fan_in < fan_out: the transposed branch
+    child = sample_weights(spec, *shape, np.random.default_rng(3), np.dtype("float64"), act)
+    assert len(forks) == 1
+    monkeypatch.setattr(native, "CHILD_MIN_ENTRIES", 1 << 62)
+    here = sample_weights(spec, *shape, np.random.default_rng(3), np.dtype("float64"), act)
+    assert len(forks) == 1
+    np.testing.assert_array_equal(child, here)
+    assert child.base is None  # ordinary memory, not the shared map
+
+
+@pytest.mark.parametrize("error, expected", [(MemoryError, MemoryError), (ValueError, RuntimeError)])
+def test_an_error_in_the_qr_child_reaches_the_caller(error: type, expected: type,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    from actstat import native
+
+    if not native.forks_here():
+        pytest.skip("no child process here")
+
+    def failing(a: np.ndarray) -> None:
+        raise error("in the child")
+
+    monkeypatch.setattr(np.linalg, "qr", failing)  # (the child inherits it)
+    monkeypatch.setattr(native, "CHILD_MIN_ENTRIES", 1)
+    with pytest.raises(expected, match="QR of a 30 x 20 matrix"):
+        native.qr_q_diag(np.ones((30, 20)))
