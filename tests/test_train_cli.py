@@ -208,3 +208,13 @@ def test_the_progress_bar_shows_step_and_loss_on_a_terminal_only(tmp_path) -> No
     assert "training" in text and "loss " in text and "/4000" in text, text[-500:]
     doc = json.loads(out_path.read_text())
     assert doc["checkpoints"][-1]["step"] == 4000
+
+
+def test_the_commands_evaluation_sample_is_the_cores_default() -> None:
+    """--eval-size's default on train, search and trainability is TrainConfig's (the CLI cannot import the
+    core to read it: --help stays free of numpy)."""
+    from actstat.training import TrainConfig
+
+    for command in ("train", "search", "trainability"):
+        params = {p.name: p for p in cli.commands[command].params}
+        assert params["eval_size"].default == TrainConfig().eval_size == 200, command

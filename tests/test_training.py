@@ -170,8 +170,8 @@ def test_step0_is_the_network_the_probe_sees() -> None:
 
 def test_document_schema_and_determinism() -> None:
     streamed = []
-    doc = train(blobs_cfg(), on_checkpoint=streamed.append)
-    again = train(blobs_cfg())
+    doc = train(blobs_cfg(eval_size=1000), on_checkpoint=streamed.append)  # (the checkpoints: all 240 examples)
+    again = train(blobs_cfg(eval_size=1000))
     assert json.dumps(doc) == json.dumps(again)
     assert [c["step"] for c in doc["checkpoints"]] == [0, 10, 20, 30]
     assert streamed == doc["checkpoints"]

@@ -127,7 +127,7 @@ def train_option_list() -> list[Any]:
                      help="Statistics every K steps.  [default: about 40 log-spaced checkpoints, every early step]"),
         click.option("--overfit", type=click.IntRange(min=1), default=None,
                      help="Train on only N examples and expect ~100% training accuracy (the babysitting check)."),
-        click.option("--eval-size", type=click.IntRange(min=1), default=500, show_default=True,
+        click.option("--eval-size", type=click.IntRange(min=1), default=200, show_default=True,
                      help="Examples (training and validation, each) the checkpoints evaluate; the final figures"
                      " use every example."),
     ]

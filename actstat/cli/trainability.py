@@ -44,7 +44,7 @@ TRAINABILITY_OPTIONS = [
     click.option("--examples", type=click.IntRange(min=2), default=None, help="Size of a synthetic set."),
     click.option("--input-dim", type=click.IntRange(min=1), default=None,
                  help="Features of --data blobs/teacher (2 and 20 by default).  [default: the data's]"),
-    click.option("--eval-size", type=click.IntRange(min=1), default=500, show_default=True,
+    click.option("--eval-size", type=click.IntRange(min=1), default=200, show_default=True,
                  help="Examples (training and validation, each) the checkpoints evaluate."),
     click.option("--label-column", default=None, help="CSV/TSV: the label column."),
     click.option("--optimizer", default="adam", show_default=True, help="Optimiser NAME[:PARAM]."),

@@ -103,7 +103,7 @@ class TrainConfig:
     every: int | None = None  # None: about 40 log-spaced checkpoints
     overfit: int | None = None
     thresholds: dict[str, float] = field(default_factory=dict)
-    eval_size: int = 500  # the checkpoints' evaluation samples (the final figures use every example)
+    eval_size: int = 200  # the checkpoints' evaluation samples (the final figures use every example)
     blas_threads: int | str | None = "auto"  # a count, "auto" (see the docstring), None: the library's own
     overlap: bool = True  # long runs on one BLAS thread: checkpoints in a helper process (the same numbers)
 
