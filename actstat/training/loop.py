@@ -301,7 +301,7 @@ def train(cfg: TrainConfig, data: Dataset | None = None, on_checkpoint: Checkpoi
         model = MLP(spec, data.classes, rng_weights, lsuv_x=X_tr[:m] if init.init.data_dependent else None)
         run = _Run(cfg, spec, model, data, X_tr, y_tr, X_val, (X_tr[:m], y_tr[:m]),
                    (X_val[:cfg.eval_size], y_val[:cfg.eval_size]), per_epoch, cfg.weight_decay, thresholds,
-                   offload=_offload(cfg, threads, total, (data.features, *cfg.widths, data.classes),
+                   offload=_offload(cfg, total, (data.features, *cfg.widths, data.classes),
                                     m + min(X_val.shape[0], cfg.eval_size) + batch))
         checkpoints, stopped = _loop(run, opt, total, batch, rng_dropout, rng_batches, checkpoint, on_step)
         final = _final(model, X_tr, y_tr, X_val, y_val, cfg.weight_decay, checkpoints[-1]["step"])
@@ -319,14 +319,14 @@ def train(cfg: TrainConfig, data: Dataset | None = None, on_checkpoint: Checkpoi
     return doc
 
 
-def _offload(cfg: TrainConfig, threads: int | None, total: int, dims: tuple[int, ...], rows: int) -> bool:
-    """Checkpoints in a helper process: asked for (cfg.overlap), training on one BLAS thread (so the
-    second core is free), a second core and fork, and checkpoints worth a process: their forward
-    passes (rows: the evaluation samples' and the batch's) at least offload.OFFLOAD_MIN_MACS
-    multiply-adds in all. dims: the network's widths from its input to its output layer."""
+def _offload(cfg: TrainConfig, total: int, dims: tuple[int, ...], rows: int) -> bool:
+    """Checkpoints in a helper process: asked for (cfg.overlap), a second core and fork, and checkpoints
+    worth a process: their forward passes (rows: the evaluation samples' and the batch's) at least
+    offload.OFFLOAD_MIN_MACS multiply-adds in all. dims: the network's widths from its input to its
+    output layer."""
     from . import offload
 
-    if not (cfg.overlap and threads == 1):
+    if not cfg.overlap:
         return False
     per_row = sum(a * b for a, b in zip(dims[:-1], dims[1:]))
     work = len(checkpoint_steps(total, cfg.every)) * rows * per_row
@@ -352,9 +352,9 @@ def probe_at_step0(cfg: TrainConfig, x: Array) -> dict[str, Any]:
 def _loop(run: _Run, opt: Any, total: int, batch: int, rng_dropout: np.random.Generator,
           rng_batches: np.random.Generator, on_checkpoint: CheckpointCallback | None,
           on_step: StepCallback | None) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
-    """The steps, and the checkpoints' records delivered in order. With run.offload the checkpoints run in
-    a helper process (actstat.training.offload) while the next steps train, the same numbers; the last
-    one and an early stop's are computed here."""
+    """The steps, and the checkpoints' records delivered in order. With run.offload every checkpoint of
+    the run is computed in a helper process (actstat.training.offload) while the next steps train, on
+    one BLAS thread: the same numbers as here when training runs on one thread too."""
     model = run.model
     planned = set(checkpoint_steps(total, run.cfg.every))
     batches = _batches(run.X_train.shape[0], batch, rng_batches)
@@ -388,13 +388,15 @@ def _loop(run: _Run, opt: Any, total: int, batch: int, rng_dropout: np.random.Ge
                     p = model.train_pass(xb, yb, rng_dropout, run.weight_decay, update_running=False)
                 if helper is not None and helper.waiting:
                     deliver(helper.collect())
-                here = reason is not None or s == total
-                if run.offload and helper is None and not here:
+                last = reason is not None or s == total
+                if run.offload and helper is None and not last:  # (at step 0: every checkpoint of the run there)
                     from .offload import CheckpointProcess
 
                     helper = CheckpointProcess(run, p, model.weights())
-                if helper is not None and not here:
+                if helper is not None:
                     helper.submit(s, p, prev if s in planned else None)
+                    if last:
+                        deliver(helper.collect())
                 else:
                     deliver(_checkpoint(run, s, p, prev if s in planned else None))
             if reason is not None:

@@ -14,9 +14,12 @@ derivative needs it, dL/dh; the network's parameters and running averages; the p
 the update ratio) are laid out in one block of shared memory, and the process is forked; it inherits
 the run (the samples, the options, the histogram ranges). At each checkpoint the training copies the
 arrays into the block, sends the step and the batch's loss, and goes on; the process computes the
-record with the training's own code (``loop._checkpoint``), so the same numbers on the same single
-BLAS thread, and sends it back. One checkpoint at a time: the next one first collects the previous
-record, which had the steps in between to finish. The process ignores Ctrl-C (the training stops it),
+record with the training's own code (``loop._checkpoint``) on one BLAS thread, and sends it back. Every
+checkpoint of such a run is computed there (the last one too, waited for), so a run's figures all come
+from one thread count: the numbers of checkpoints computed in line when the training runs on one BLAS
+thread (networks under loop.AUTO_BLAS_MACS); a larger network, trained on BLAS's own threads, gets its
+checkpoints' figures at one thread (the same digits on any number of cores). One checkpoint at a time:
+the next one first collects the previous record, which had the steps in between to finish. The process ignores Ctrl-C (the training stops it),
 dies with the training (PR_SET_PDEATHSIG on Linux), writes nothing to stdout.
 """
 
