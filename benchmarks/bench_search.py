@@ -21,7 +21,7 @@ import subprocess
 import sys
 import time
 
-SEARCH = ["search", "--data", "blobs", "--examples", "2000", "--widths", "100x4", "--lr", "1e-4:1e-1",
+SEARCH = ["search", "--data", "blobs", "--examples", "2000", "--widths", "100x4", "--lr", "1e-4:1e-2",
           "--weight-decay", "1e-8:1e-4", "--optimizer", "momentum:0.9", "--trials", "16", "--steps", "400",
           "--every", "50", "--format", "json"]
 TARGET_JOBS, TARGET_CLUSTER = 1.7, 1.3

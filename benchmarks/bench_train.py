@@ -14,8 +14,11 @@ Printed, per configuration: steps/s of both and their ratio (target >= 0.9), the
 training time spent on statistics (statistics every 10 steps against statistics only at the first and
 last step; target <= 15%), and the peak RSS of fresh processes training N and 4N steps (target: flat,
 ratio <= 1.1). Wall-clock figures (the targets) and CPU-time figures (the work itself, steadier on a
-shared machine: every variant compared on CPU time runs on one BLAS thread), and "bare/plain": actstat
-without statistics against the plain loop, the cost per step alone.
+shared machine: every variant compared on CPU time runs on one BLAS thread; where actstat's own choice
+("auto") is more threads, its 1-thread runs are timed for this too), and "bare/plain": actstat without
+statistics against the plain loop, the cost per step alone. actstat chooses its BLAS threads itself
+(one for T1, BLAS's own for T2) and computes T1's and T2's checkpoints in its helper process, whose CPU
+time is not this process's: the CPU "stats %" counts the main process only.
 """
 
 from __future__ import annotations

@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..activations import _relu
+from ..activations import _drelu, _relu
 from ..backward import batchnorm_backward
 from ..initializers import sample_weights
 from ..network import BN_EPS, NetworkSpec
@@ -248,6 +248,7 @@ class MLP:
         spec = self.spec
         act = spec.act
         from_h = act.df_out is not None  # act'(u) from h (bit for bit the same numbers)
+        relu = act.df_out is _drelu and act.pieces == 1
         lps: list[LayerPass] = []
         with np.errstate(all="ignore"):
             for i, L in enumerate(self.layers):
@@ -299,7 +300,9 @@ class MLP:
                 L = self.layers[i]
                 lp = lps[i] if keep else lps.pop()
                 lp.dh = dout if lp.mask is None else dout * lp.mask
-                if from_h:
+                if relu:  # act'(u) dh as (h > 0) dh: one pass, the same numbers (signed zeros too)
+                    du = np.multiply(lp.dh, np.greater(lp.h, 0))
+                elif from_h:
                     du = act.df_out(lp.h)  # type: ignore[misc]
                     du *= lp.dh
                 else:
