@@ -75,6 +75,9 @@ WRITERS = {
                      "--plot", "t.png", "--dpi", "1200"],
     "trainability --plot": ["trainability", "--sigma-w", "1.0:2.0:2", "--layers", "2:4:2", "--plot", "m.png",
                             "--dpi", "1200"],
+    "gallery": ["gallery", "g", "--only", "cs231n-tanh-small", "--dpi", "1200"],
+    "search --plot": ["search", "--data", "blobs", "--lr", "1e-3:1e-1", "--trials", "2", "--steps", "5",
+                      "--widths", "8x2", "--plot", "s.png", "--dpi", "1200"],
 }
 
 
