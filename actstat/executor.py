@@ -109,6 +109,19 @@ class _single_threaded_blas:
                 os.environ[k] = v
 
 
+@contextlib.contextmanager
+def quiet_fork_warning() -> Iterator[None]:
+    """Python 3.12+ warns at every fork of a process with more than one thread ("use of fork() may lead to
+    deadlocks in the child"), and BLAS's own threads count. actstat forks knowing that: its children run
+    no code that another thread may hold a lock of (they import nothing and leave by os._exit, or are
+    the executor's workers). Under PYTHONWARNINGS=error the warning would end the command instead."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r".*fork\(\) may lead to deadlocks", category=DeprecationWarning)
+        yield
+
+
 # --- local worker processes -----------------------------------------------------------------------
 
 _shared: Any = _NOTHING  # what run_tasks shares with every task, in a worker process
@@ -208,7 +221,7 @@ class _Pool:
                                         initargs=(os.getpid(), shared))
 
     def submit(self, fn: Callable[..., Any], item: Any) -> Any:
-        with _single_threaded_blas():  # (the workers start at the first submit)
+        with _single_threaded_blas(), quiet_fork_warning():  # (the workers start at the first submit)
             return self.pool.submit(_call_in_worker, fn, item)
 
     def kill(self) -> None:

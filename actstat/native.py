@@ -98,7 +98,10 @@ def _qr_in_child(A: Array) -> tuple[Array, Array]:
     # signals wait until the parent is ready to kill the child, and the child to ignore them
     old = signal.pthread_sigmask(signal.SIG_BLOCK, sigs)
     try:
-        pid = os.fork()
+        from .executor import quiet_fork_warning
+
+        with quiet_fork_warning():
+            pid = os.fork()
     except OSError as e:
         signal.pthread_sigmask(signal.SIG_SETMASK, old)
         raise _NoChild() from e

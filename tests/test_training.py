@@ -419,3 +419,28 @@ def test_checkpoint_evaluation_is_evaluate(rng) -> None:
             got = m.evaluate_many([(x, y), (x2, y2), (x[:0], y[:0])], 0.01)
             want = [m.evaluate(x, y, 0.01), m.evaluate(x2, y2, 0.01)]
             assert got[:2] == want and all(math.isnan(v) for v in got[2])
+
+
+def test_the_helper_process_starts_under_warnings_as_errors(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Python 3.12+ warns at a fork of a multi-threaded process (BLAS's threads count): under
+    PYTHONWARNINGS=error that warning must not end the run. (Simulated here: os.fork warns as 3.12 does.)"""
+    import os
+    import warnings
+
+    from actstat.training import offload
+
+    real_fork = os.fork
+
+    def fork_312() -> int:
+        pid = real_fork()
+        if pid:
+            warnings.warn("This process is multi-threaded, use of fork() may lead to deadlocks in the child.",
+                          DeprecationWarning, stacklevel=2)
+        return pid
+
+    monkeypatch.setattr(os, "fork", fork_312)
+    monkeypatch.setattr(offload, "OFFLOAD_MIN_MACS", 1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        doc = train(blobs_cfg(every=1, steps=5))
+    assert [c["step"] for c in doc["checkpoints"]] == list(range(6))

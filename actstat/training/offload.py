@@ -79,7 +79,10 @@ class CheckpointProcess:
         self.conn, child = ctx.Pipe()
         self.proc = ctx.Process(target=_serve, args=(child, self, loop, os.getpid()), daemon=True,
                                 name="actstat-checkpoints")
-        self.proc.start()
+        from ..executor import quiet_fork_warning
+
+        with quiet_fork_warning():
+            self.proc.start()
         child.close()
         self.waiting = False
 
