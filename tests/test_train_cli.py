@@ -155,6 +155,22 @@ def test_ctrl_c_keeps_the_ndjson_lines_and_writes_no_picture(tmp_path) -> None:
     assert "Interrupted" in err and len(err.strip().splitlines()) == 1 and not pic.exists()
 
 
+def test_sigterm_mid_stream_is_terminated_143_and_the_lines_stay_whole() -> None:
+    cmd = [sys.executable, "-m", "actstat", "train", "--data", "blobs", "--steps", "1000000", "--every", "1",
+           "--format", "ndjson"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=os.environ | {"PYTHONUNBUFFERED": "1"})
+    try:
+        first = [proc.stdout.readline() for _ in range(3)]  # type: ignore[union-attr]
+        proc.send_signal(signal.SIGTERM)
+        rest, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 128 + signal.SIGTERM, err
+    assert all(json.loads(x) for x in first + rest.splitlines() if x.strip())
+    assert err.startswith("Terminated after the checkpoint at step ") and len(err.strip().splitlines()) == 1
+
+
 def test_mnist_directory(tmp_path) -> None:
     """mnist:DIR on tiny IDX files written here (gzipped training files, plain t10k files)."""
     import gzip

@@ -4,6 +4,7 @@ dropout's test-time rule, the update ratio, the loop's checkpoints, early stop a
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 import math
 
 import numpy as np
@@ -444,3 +445,74 @@ def test_the_helper_process_starts_under_warnings_as_errors(monkeypatch: pytest.
         warnings.simplefilter("error")
         doc = train(blobs_cfg(every=1, steps=5))
     assert [c["step"] for c in doc["checkpoints"]] == list(range(6))
+
+
+def _force_helper(monkeypatch: pytest.MonkeyPatch) -> None:
+    from actstat.training import offload
+
+    monkeypatch.setattr(offload, "OFFLOAD_MIN_MACS", 1)
+
+
+def _pool_job(_: int) -> str:
+    return json.dumps(train(blobs_cfg(every=1, steps=6)))
+
+
+def test_no_helper_where_a_process_may_not_have_children(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A multiprocessing.Pool's workers are daemonic and may not start processes: train runs there, in line."""
+    import multiprocessing
+
+    _force_helper(monkeypatch)
+    with multiprocessing.get_context("fork").Pool(1) as pool:
+        got = pool.map(_pool_job, [0])
+    assert got == [json.dumps(train(blobs_cfg(every=1, steps=6, overlap=False)))]
+
+
+def test_a_helper_that_cannot_start_or_dies_hands_the_checkpoints_back(monkeypatch: pytest.MonkeyPatch) -> None:
+    import multiprocessing
+    import os
+    import signal
+
+    _force_helper(monkeypatch)
+    want = json.dumps(train(blobs_cfg(every=1, steps=12, overlap=False)))
+
+    def killer(rec: dict) -> None:  # the helper killed (out of memory, say) with a checkpoint under way
+        if rec["step"] == 4:
+            for child in multiprocessing.active_children():
+                os.kill(child.pid, signal.SIGKILL)
+                child.join(5)
+
+    assert json.dumps(train(blobs_cfg(every=1, steps=12), on_checkpoint=killer)) == want
+    real_fork = os.fork
+
+    def no_fork() -> int:
+        raise BlockingIOError(11, "Resource temporarily unavailable")
+
+    monkeypatch.setattr(os, "fork", no_fork)
+    assert json.dumps(train(blobs_cfg(every=1, steps=12))) == want
+    monkeypatch.setattr(os, "fork", real_fork)
+    assert not multiprocessing.active_children()
+
+
+def test_a_record_is_delivered_as_soon_as_the_helper_has_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    """ndjson streams each checkpoint when it is ready, not when training reaches the next one."""
+    import time
+
+    _force_helper(monkeypatch)
+    at: list[int] = []
+    lag: list[tuple[int, int]] = []
+
+    def step(s: int, total: int, loss: float) -> None:
+        at.append(s)
+        time.sleep(0.002)  # (slow steps: the helper has ample time)
+
+    train(blobs_cfg(every=100, steps=300), on_step=step, on_checkpoint=lambda r: lag.append((r["step"], at[-1] if at else 0)))
+    assert [c for c, _ in lag] == [0, 100, 200, 300]
+    assert all(d - c < 50 for c, d in lag[:-1]), lag  # (in line with every=100 it would be 100 steps late)
+
+
+def test_checkpoints_are_one_blas_thread_figures_wherever_computed(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A network trained on several BLAS threads: its checkpoints computed in line and in the helper are
+    the same numbers (both on one thread; a product with a fan-in of 1000 sums in a thread-dependent order)."""
+    _force_helper(monkeypatch)
+    cfg = blobs_cfg(widths=(1000, 1000), every=1, steps=3, blas_threads=2)
+    assert json.dumps(train(cfg)) == json.dumps(train(replace(cfg, overlap=False)))

@@ -253,12 +253,14 @@ def train(fmt: str, no_headers: bool, fail_on: str | None, plot_path: str | None
         pictures = check_pictures(plot=plot_path, hist=hist_path)
         try:
             doc = run_train_command(kw, on_checkpoint if stream else None, on_start if stream else None)
-        except Interrupted:
+        except Interrupted as e:
             if not (stream and seen):
                 raise
-            click.echo(f"Interrupted after the checkpoint at step {seen[-1]}: the NDJSON lines written so far"
+            signum = getattr(e, "signum", None)  # (Terminated: SIGTERM or SIGHUP, exit 128 + its number)
+            word = "Interrupted" if signum is None else "Terminated"
+            click.echo(f"{word} after the checkpoint at step {seen[-1]}: the NDJSON lines written so far"
                        " are complete; nothing else was written.", err=True)
-            raise click.exceptions.Exit(EXIT_INTERRUPTED) from None
+            raise click.exceptions.Exit(EXIT_INTERRUPTED if signum is None else 128 + signum) from None
         if pictures:
             from ..rendering.figures import save_figure
             from ..rendering.train_plots import train_hist_figure, train_plot_figure

@@ -174,6 +174,7 @@ class _Run:
     thresholds: dict[str, float]
     hist_ranges: list[tuple[float, float]] = field(default_factory=list)
     offload: bool = False  # checkpoints in a helper process (actstat.training.offload)
+    threads: int | None = 1  # the BLAS threads training runs on (None: the library's own)
 
     def hist_edges(self) -> list[list[float]]:
         return [np.linspace(lo, hi, self.cfg.bins + 1).tolist() for lo, hi in self.hist_ranges]
@@ -302,7 +303,7 @@ def train(cfg: TrainConfig, data: Dataset | None = None, on_checkpoint: Checkpoi
         run = _Run(cfg, spec, model, data, X_tr, y_tr, X_val, (X_tr[:m], y_tr[:m]),
                    (X_val[:cfg.eval_size], y_val[:cfg.eval_size]), per_epoch, cfg.weight_decay, thresholds,
                    offload=_offload(cfg, total, (data.features, *cfg.widths, data.classes),
-                                    m + min(X_val.shape[0], cfg.eval_size) + batch))
+                                    m + min(X_val.shape[0], cfg.eval_size) + batch), threads=threads)
         checkpoints, stopped = _loop(run, opt, total, batch, rng_dropout, rng_batches, checkpoint, on_step)
         final = _final(model, X_tr, y_tr, X_val, y_val, cfg.weight_decay, checkpoints[-1]["step"])
         probe = probe_at_step0(cfg, run.eval_train[0])
@@ -353,8 +354,10 @@ def _loop(run: _Run, opt: Any, total: int, batch: int, rng_dropout: np.random.Ge
           rng_batches: np.random.Generator, on_checkpoint: CheckpointCallback | None,
           on_step: StepCallback | None) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
     """The steps, and the checkpoints' records delivered in order. With run.offload every checkpoint of
-    the run is computed in a helper process (actstat.training.offload) while the next steps train, on
-    one BLAS thread: the same numbers as here when training runs on one thread too."""
+    the run is computed in a helper process (actstat.training.offload) while the next steps train;
+    every checkpoint, there or here, is computed on one BLAS thread, so the numbers do not depend on
+    where (nor on the machine's core count). A helper that cannot start or dies hands the checkpoints
+    back to this process, the one under way included."""
     model = run.model
     planned = set(checkpoint_steps(total, run.cfg.every))
     batches = _batches(run.X_train.shape[0], batch, rng_batches)
@@ -370,6 +373,21 @@ def _loop(run: _Run, opt: Any, total: int, batch: int, rng_dropout: np.random.Ge
         records.append(rec)
         if on_checkpoint is not None:
             on_checkpoint(rec)
+
+    def collect() -> None:
+        """The helper's record, delivered; if the helper is lost, that checkpoint computed here (its arrays
+        are still in the shared block) and the rest of the run's too."""
+        nonlocal helper
+        try:
+            rec = helper.collect()  # type: ignore[union-attr]
+        except HelperLost:
+            with blas_threads(1) if run.threads != 1 else contextlib.nullcontext():
+                rec = helper.compute_here()  # type: ignore[union-attr]
+            helper.close()  # type: ignore[union-attr]
+            helper = None
+        deliver(rec)
+
+    from .offload import HelperLost
 
     try:
         for s in range(total + 1):
@@ -387,18 +405,28 @@ def _loop(run: _Run, opt: Any, total: int, batch: int, rng_dropout: np.random.Ge
                 if not p.layers:  # an unplanned stop: the same batch again, its arrays kept for the statistics
                     p = model.train_pass(xb, yb, rng_dropout, run.weight_decay, update_running=False)
                 if helper is not None and helper.waiting:
-                    deliver(helper.collect())
+                    collect()
                 last = reason is not None or s == total
-                if run.offload and helper is None and not last:  # (at step 0: every checkpoint of the run there)
+                if run.offload and s == 0 and not last:  # (at step 0: every checkpoint of the run there)
                     from .offload import CheckpointProcess
 
-                    helper = CheckpointProcess(run, p, model.weights())
+                    try:
+                        helper = CheckpointProcess(run, p, model.weights())
+                    except HelperLost:
+                        helper = None
+                this = (s, p, prev if s in planned else None)
                 if helper is not None:
-                    helper.submit(s, p, prev if s in planned else None)
+                    try:
+                        helper.submit(*this)
+                    except HelperLost:
+                        helper.close()
+                        helper = None
+                if helper is not None:
                     if last:
-                        deliver(helper.collect())
-                else:
-                    deliver(_checkpoint(run, s, p, prev if s in planned else None))
+                        collect()
+                else:  # (on one BLAS thread, as the helper computes them: the same numbers either way)
+                    with blas_threads(1) if run.threads != 1 else contextlib.nullcontext():
+                        deliver(_checkpoint(run, *this))
             if reason is not None:
                 stopped = {"step": s, "reason": reason}
                 break
@@ -408,6 +436,8 @@ def _loop(run: _Run, opt: Any, total: int, batch: int, rng_dropout: np.random.Ge
             opt.step(model.params(), p.grads)
             if on_step is not None:
                 on_step(s + 1, total, p.loss)
+            if helper is not None and helper.ready():  # (a record as soon as it is in: ndjson streams it)
+                collect()
     finally:
         if helper is not None:
             helper.close()

@@ -14,13 +14,16 @@ derivative needs it, dL/dh; the network's parameters and running averages; the p
 the update ratio) are laid out in one block of shared memory, and the process is forked; it inherits
 the run (the samples, the options, the histogram ranges). At each checkpoint the training copies the
 arrays into the block, sends the step and the batch's loss, and goes on; the process computes the
-record with the training's own code (``loop._checkpoint``) on one BLAS thread, and sends it back. Every
-checkpoint of such a run is computed there (the last one too, waited for), so a run's figures all come
-from one thread count: the numbers of checkpoints computed in line when the training runs on one BLAS
-thread (networks under loop.AUTO_BLAS_MACS); a larger network, trained on BLAS's own threads, gets its
-checkpoints' figures at one thread (the same digits on any number of cores). One checkpoint at a time:
-the next one first collects the previous record, which had the steps in between to finish. The process ignores Ctrl-C (the training stops it),
-dies with the training (PR_SET_PDEATHSIG on Linux), writes nothing to stdout.
+record with the training's own code (``loop._checkpoint``) on one BLAS thread, and sends it back; the
+training collects it as soon as it is in (it polls the pipe after each step), so a stream shows it at
+once. Checkpoints computed in line run on one BLAS thread too, so the numbers are the same wherever a
+checkpoint is computed. One checkpoint at a time: the next one first collects the previous record.
+A helper that cannot be started (no fork: out of processes or memory) or dies (killed) raises
+HelperLost; the training then computes the checkpoint under way itself, from the block, and the rest
+of the run's in line. The process ignores Ctrl-C (the training stops it),
+dies with the training (PR_SET_PDEATHSIG), writes nothing to stdout. Linux only (macOS's system
+libraries are not safe to use after a fork), and never from a daemonic process (a multiprocessing.Pool
+worker may not have children).
 """
 
 from __future__ import annotations
@@ -43,14 +46,24 @@ OFFLOAD_MIN_MACS = 500_000_000
 
 
 def available() -> bool:
-    """A second core for this process and fork (Linux, macOS)."""
-    if not hasattr(os, "fork") or sys.platform == "win32":
+    """Linux (fork; macOS's system libraries are not safe to use after a fork), a second core for this
+    process, and a process that may have children (a multiprocessing.Pool's workers are daemonic)."""
+    import multiprocessing
+
+    if not sys.platform.startswith("linux") or not hasattr(os, "fork"):
+        return False
+    if multiprocessing.current_process().daemon:
         return False
     try:
-        cores = len(os.sched_getaffinity(0))  # type: ignore[attr-defined]
+        cores = len(os.sched_getaffinity(0))
     except AttributeError:
         cores = os.cpu_count() or 1
     return cores >= 2
+
+
+class HelperLost(Exception):
+    """The helper process could not be started, or died (killed, out of memory): the checkpoints go on
+    in line."""
 
 
 class CheckpointProcess:
@@ -75,16 +88,21 @@ class CheckpointProcess:
         self.views = [np.ndarray(shape, dt, buffer=self.buf, offset=o) for shape, dt, o in self.layout]
         self.n_layers = len(p.layers)
         self.n_state = len(run.model.state())
+        self.waiting = False
         ctx = multiprocessing.get_context("fork")
         self.conn, child = ctx.Pipe()
         self.proc = ctx.Process(target=_serve, args=(child, self, loop, os.getpid()), daemon=True,
                                 name="actstat-checkpoints")
         from ..executor import quiet_fork_warning
 
-        with quiet_fork_warning():
-            self.proc.start()
-        child.close()
-        self.waiting = False
+        try:
+            with quiet_fork_warning():
+                self.proc.start()
+        except (OSError, AssertionError) as e:  # (no fork: out of processes or memory)
+            self.close()
+            raise HelperLost(str(e)) from e
+        finally:
+            child.close()
 
     def _arrays(self, p: Any, model: Any, prev: list[Array] | None) -> list[Array]:
         out: list[Array] = []
@@ -101,17 +119,44 @@ class CheckpointProcess:
     def submit(self, s: int, p: Any, prev: list[Array] | None) -> None:
         for dst, src in zip(self.views, self._arrays(p, self.run.model, prev)):
             np.copyto(dst, src)
-        self.conn.send((s, p.loss, p.data_loss, prev is not None))
+        self.sent = (s, p.loss, p.data_loss, prev is not None)
+        try:
+            self.conn.send(self.sent)
+        except OSError as e:  # (the process is gone)
+            raise HelperLost(str(e)) from e
         self.waiting = True
 
+    def ready(self) -> bool:
+        """The record sent for is in (or the process is gone): collect() will not wait."""
+        try:
+            return self.waiting and self.conn.poll()
+        except OSError:
+            return True
+
     def collect(self) -> dict[str, Any]:
-        ok, value, ranges = self.conn.recv()
+        try:
+            ok, value, ranges = self.conn.recv()
+        except (EOFError, OSError) as e:  # (killed, out of memory: the last checkpoint is still in the block)
+            raise HelperLost(str(e) or type(e).__name__) from e
         self.waiting = False
         if not ok:
             raise value
         if not self.run.hist_ranges:
             self.run.hist_ranges = ranges
         return value
+
+    def compute_here(self) -> dict[str, Any]:
+        """The checkpoint last sent, computed in this process from the block (the helper is lost)."""
+        run, layers, prev_views = _bind(self)
+        s, loss, data_loss, has_prev = self.sent
+        from . import loop
+        from .model import Pass
+
+        rec = loop._checkpoint(run, s, Pass(loss, data_loss, 0, layers), prev_views if has_prev else None)
+        if not self.run.hist_ranges:
+            self.run.hist_ranges = run.hist_ranges
+        self.waiting = False
+        return rec
 
     def close(self) -> None:
         """Stop the process (at once: it holds nothing worth finishing) and free the block."""
@@ -125,28 +170,36 @@ class CheckpointProcess:
             self.buf.close()
 
 
+def _bind(shared: CheckpointProcess) -> tuple[Any, list[Any], list[Array]]:
+    """A copy of the run whose network reads its arrays from the shared block, the layers' pass arrays
+    there, and the previous weights there."""
+    from .model import LayerPass
+
+    run = copy.copy(shared.run)
+    model = copy.copy(run.model)
+    model.__dict__.pop("_eval_buffers", None)
+    model.layers = [copy.copy(L) for L in model.layers]
+    views = shared.views
+    per = 3 if shared.needs_u else 2
+    k = per * shared.n_layers
+    for (obj, name), v in zip(model.state_slots(), views[k:k + shared.n_state], strict=True):
+        setattr(obj, name, v)
+    run.model = model
+    layers = []
+    for i in range(shared.n_layers):
+        h, *u, dh = views[per * i:per * (i + 1)]
+        layers.append(LayerPass(None, u[0] if u else None, h, None, dh=dh))  # type: ignore[arg-type]
+    return run, layers, views[k + shared.n_state:]
+
+
 def _serve(conn: Any, shared: CheckpointProcess, loop: Any, parent: int) -> None:
     """The helper process: bind a copy of the network to the shared block, then answer each checkpoint."""
     from ..executor import _NOTHING, _worker_init
-    from .model import LayerPass, Pass
+    from .model import Pass
 
     _worker_init(parent, _NOTHING)  # Ctrl-C ignored, dies with the parent, stdout closed, one BLAS thread
     try:
-        run = copy.copy(shared.run)
-        model = copy.copy(run.model)
-        model.__dict__.pop("_eval_buffers", None)
-        model.layers = [copy.copy(L) for L in model.layers]
-        views = shared.views
-        per = 3 if shared.needs_u else 2
-        k = per * shared.n_layers
-        for (obj, name), v in zip(model.state_slots(), views[k:k + shared.n_state], strict=True):
-            setattr(obj, name, v)
-        run.model = model
-        prev_views = views[k + shared.n_state:]
-        layers = []
-        for i in range(shared.n_layers):
-            h, *u, dh = views[per * i:per * (i + 1)]
-            layers.append(LayerPass(None, u[0] if u else None, h, None, dh=dh))  # type: ignore[arg-type]
+        run, layers, prev_views = _bind(shared)
         while True:
             try:
                 msg = conn.recv()
@@ -157,6 +210,9 @@ def _serve(conn: Any, shared: CheckpointProcess, loop: Any, parent: int) -> None
                 rec = loop._checkpoint(run, s, Pass(loss, data_loss, 0, layers), prev_views if has_prev else None)
                 conn.send((True, rec, run.hist_ranges))
             except Exception as e:  # noqa: BLE001 (handed to the training, raised there)
-                conn.send((False, e, None))
+                try:
+                    conn.send((False, e, None))
+                except Exception:  # noqa: BLE001 (an exception that does not pickle)
+                    conn.send((False, RuntimeError(f"{type(e).__name__}: {e}"), None))
     finally:
         os._exit(0)
