@@ -69,19 +69,11 @@ class _NoChild(Exception):
     """The child process or its shared memory could not be made: compute here instead."""
 
 
-def _die_with_parent(parent: int) -> None:
-    import ctypes
-
-    with contextlib.suppress(OSError, AttributeError):
-        PR_SET_PDEATHSIG = 1
-        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
-    if os.getppid() != parent:  # the parent died before the kernel was asked to tell us
-        os._exit(1)
-
-
 def _qr_in_child(A: Array) -> tuple[Array, Array]:
     import ctypes  # noqa: F401  (imported here, not in the child)
     import mmap
+
+    from .executor import _die_with_parent, quiet_fork_warning  # (likewise)
 
     n = min(A.shape)
     q_shape = (A.shape[0], n)
@@ -98,8 +90,6 @@ def _qr_in_child(A: Array) -> tuple[Array, Array]:
     # signals wait until the parent is ready to kill the child, and the child to ignore them
     old = signal.pthread_sigmask(signal.SIG_BLOCK, sigs)
     try:
-        from .executor import quiet_fork_warning
-
         with quiet_fork_warning():
             pid = os.fork()
     except OSError as e:

@@ -34,6 +34,7 @@ network's figures may differ in their last digits.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import math
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
@@ -62,7 +63,7 @@ def resolve_blas_threads(setting: int | str | None, dims: tuple[int, ...], batch
     widths from its input to its output layer."""
     if setting != "auto":
         return setting  # type: ignore[return-value]
-    macs = batch * max(a * b for a, b in zip(dims[:-1], dims[1:]))
+    macs = batch * max(a * b for a, b in itertools.pairwise(dims))
     return 1 if macs < AUTO_BLAS_MACS else None
 
 
@@ -105,7 +106,7 @@ class TrainConfig:
     thresholds: dict[str, float] = field(default_factory=dict)
     eval_size: int = 200  # the checkpoints' evaluation samples (the final figures use every example)
     blas_threads: int | str | None = "auto"  # a count, "auto" (see the docstring), None: the library's own
-    overlap: bool = True  # long runs on one BLAS thread: checkpoints in a helper process (the same numbers)
+    overlap: bool = True  # checkpoints worth it in a helper process (actstat.training.offload; the same numbers)
 
 
 def checkpoint_steps(total: int, every: int | None) -> list[int]:
@@ -296,14 +297,15 @@ def train(cfg: TrainConfig, data: Dataset | None = None, on_checkpoint: Checkpoi
         if on_checkpoint is not None:
             on_checkpoint(rec)
 
-    threads = resolve_blas_threads(cfg.blas_threads, (data.features, *cfg.widths, data.classes), batch)
+    dims = (data.features, *cfg.widths, data.classes)
+    threads = resolve_blas_threads(cfg.blas_threads, dims, batch)
     head["config"]["blas_threads"] = threads
     with blas_threads(threads):
         model = MLP(spec, data.classes, rng_weights, lsuv_x=X_tr[:m] if init.init.data_dependent else None)
         run = _Run(cfg, spec, model, data, X_tr, y_tr, X_val, (X_tr[:m], y_tr[:m]),
                    (X_val[:cfg.eval_size], y_val[:cfg.eval_size]), per_epoch, cfg.weight_decay, thresholds,
-                   offload=_offload(cfg, total, (data.features, *cfg.widths, data.classes),
-                                    m + min(X_val.shape[0], cfg.eval_size) + batch), threads=threads)
+                   offload=_offload(cfg, total, dims, m + min(X_val.shape[0], cfg.eval_size) + batch),
+                   threads=threads)
         checkpoints, stopped = _loop(run, opt, total, batch, rng_dropout, rng_batches, checkpoint, on_step)
         final = _final(model, X_tr, y_tr, X_val, y_val, cfg.weight_decay, checkpoints[-1]["step"])
         probe = probe_at_step0(cfg, run.eval_train[0])
@@ -329,7 +331,7 @@ def _offload(cfg: TrainConfig, total: int, dims: tuple[int, ...], rows: int) -> 
 
     if not cfg.overlap:
         return False
-    per_row = sum(a * b for a, b in zip(dims[:-1], dims[1:]))
+    per_row = sum(a * b for a, b in itertools.pairwise(dims))
     work = len(checkpoint_steps(total, cfg.every)) * rows * per_row
     return work >= offload.OFFLOAD_MIN_MACS and offload.available()
 
@@ -367,28 +369,15 @@ def _loop(run: _Run, opt: Any, total: int, batch: int, rng_dropout: np.random.Ge
     stopped = None
     factor = run.thresholds["explode"]
     y_train = run.y_train
-    helper = None
 
     def deliver(rec: dict[str, Any]) -> None:
         records.append(rec)
         if on_checkpoint is not None:
             on_checkpoint(rec)
 
-    def collect() -> None:
-        """The helper's record, delivered; if the helper is lost, that checkpoint computed here (its arrays
-        are still in the shared block) and the rest of the run's too."""
-        nonlocal helper
-        try:
-            rec = helper.collect()  # type: ignore[union-attr]
-        except HelperLost:
-            with blas_threads(1) if run.threads != 1 else contextlib.nullcontext():
-                rec = helper.compute_here()  # type: ignore[union-attr]
-            helper.close()  # type: ignore[union-attr]
-            helper = None
-        deliver(rec)
+    from .offload import Checkpoints
 
-    from .offload import HelperLost
-
+    sink = Checkpoints(run, _checkpoint_one_thread, deliver, run.offload)
     try:
         for s in range(total + 1):
             idx = next(batches)
@@ -404,29 +393,7 @@ def _loop(run: _Run, opt: Any, total: int, batch: int, rng_dropout: np.random.Ge
             if s in planned or reason is not None:
                 if not p.layers:  # an unplanned stop: the same batch again, its arrays kept for the statistics
                     p = model.train_pass(xb, yb, rng_dropout, run.weight_decay, update_running=False)
-                if helper is not None and helper.waiting:
-                    collect()
-                last = reason is not None or s == total
-                if run.offload and s == 0 and not last:  # (at step 0: every checkpoint of the run there)
-                    from .offload import CheckpointProcess
-
-                    try:
-                        helper = CheckpointProcess(run, p, model.weights())
-                    except HelperLost:
-                        helper = None
-                this = (s, p, prev if s in planned else None)
-                if helper is not None:
-                    try:
-                        helper.submit(*this)
-                    except HelperLost:
-                        helper.close()
-                        helper = None
-                if helper is not None:
-                    if last:
-                        collect()
-                else:  # (on one BLAS thread, as the helper computes them: the same numbers either way)
-                    with blas_threads(1) if run.threads != 1 else contextlib.nullcontext():
-                        deliver(_checkpoint(run, *this))
+                sink.put(s, p, prev if s in planned else None, last=reason is not None or s == total)
             if reason is not None:
                 stopped = {"step": s, "reason": reason}
                 break
@@ -436,11 +403,9 @@ def _loop(run: _Run, opt: Any, total: int, batch: int, rng_dropout: np.random.Ge
             opt.step(model.params(), p.grads)
             if on_step is not None:
                 on_step(s + 1, total, p.loss)
-            if helper is not None and helper.ready():  # (a record as soon as it is in: ndjson streams it)
-                collect()
+            sink.poll()  # (a record as soon as the helper has it: ndjson streams it)
     finally:
-        if helper is not None:
-            helper.close()
+        sink.close()
     return records, stopped
 
 
@@ -477,6 +442,13 @@ def _hist_range(run: _Run, h: Array) -> tuple[float, float]:
     lo = mm.min if math.isfinite(mm.min) else 0.0
     hi = mm.max if math.isfinite(mm.max) else 4.0
     return (0.0 if lo >= 0 else min(lo, -4.0), max(hi, 4.0))
+
+
+def _checkpoint_one_thread(run: _Run, s: int, p: Pass, prev: list[Array] | None) -> dict[str, Any]:
+    """_checkpoint on one BLAS thread, wherever it runs (in line or in the helper process): the same
+    numbers either way, whatever the training's own thread count."""
+    with blas_threads(1) if run.threads != 1 else contextlib.nullcontext():
+        return _checkpoint(run, s, p, prev)
 
 
 def _checkpoint(run: _Run, s: int, p: Pass, prev: list[Array] | None) -> dict[str, Any]:

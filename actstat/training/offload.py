@@ -33,11 +33,13 @@ import copy
 import mmap
 import os
 import sys
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
 Array = np.ndarray
+Compute = Callable[[Any, int, Any, "list[Array] | None"], dict[str, Any]]  # (run, step, pass, prev) -> record
 
 # Less checkpoint work than this many multiply-adds (about 40 ms on one core; forking and the shared
 # block cost a few ms): in line, no process. 64 -> 5 x 100 -> 10 with ~1,000 rows a checkpoint passes it
@@ -66,16 +68,67 @@ class HelperLost(Exception):
     in line."""
 
 
+class Checkpoints:
+    """Where a run's checkpoints are computed, and their records delivered in order: in line, or (with
+    ``helper``, from the first checkpoint, step 0, on) in a CheckpointProcess, falling back to in line
+    when it cannot start or is lost. ``put`` at each checkpoint, ``poll`` after each step (a record is
+    delivered as soon as it is in), ``close`` at the end however the run ends."""
+
+    def __init__(self, run: Any, compute: Compute, deliver: Callable[[dict[str, Any]], None], helper: bool) -> None:
+        self.run, self.compute, self.deliver = run, compute, deliver
+        self.want_helper = helper
+        self.helper: CheckpointProcess | None = None
+
+    def put(self, s: int, p: Any, prev: list[Array] | None, last: bool) -> None:
+        """Checkpoint s from pass p (prev: the previous weights); last: the run's last (waited for)."""
+        self._collect()
+        if self.want_helper and not last:
+            try:
+                self.helper = CheckpointProcess(self.run, p, self.run.model.weights(), self.compute)
+            except HelperLost:
+                pass
+        self.want_helper = False  # (only at the first checkpoint: all of a run's in one place)
+        if self.helper is not None:
+            try:
+                self.helper.submit(s, p, prev)
+            except HelperLost:
+                self.close()
+            else:
+                if last:
+                    self._collect()
+                return
+        self.deliver(self.compute(self.run, s, p, prev))
+
+    def poll(self) -> None:
+        if self.helper is not None and self.helper.ready():
+            self._collect()
+
+    def _collect(self) -> None:
+        h = self.helper
+        if h is None or not h.waiting:
+            return
+        try:
+            rec = h.collect()
+        except HelperLost:  # (its arrays are still in the block: computed here, and the rest of the run)
+            rec = h.compute_here()
+            self.close()
+        self.deliver(rec)
+
+    def close(self) -> None:
+        if self.helper is not None:
+            self.helper.close()
+            self.helper = None
+
+
 class CheckpointProcess:
     """The helper process and its shared block. ``submit(s, p, prev)`` copies checkpoint s's arrays in and
     returns at once; ``collect()`` waits for that record."""
 
-    def __init__(self, run: Any, p: Any, prev_shapes: list[Array]) -> None:
+    def __init__(self, run: Any, p: Any, prev_shapes: list[Array], compute: Compute) -> None:
         import multiprocessing
 
-        from . import loop  # (imported before the fork: the child imports nothing)
-
         self.run = run
+        self.compute = compute
         self.needs_u = run.spec.act.df_out is None
         arrays = self._arrays(p, run.model, prev_shapes)
         self.layout: list[tuple[tuple[int, ...], np.dtype, int]] = []
@@ -91,7 +144,7 @@ class CheckpointProcess:
         self.waiting = False
         ctx = multiprocessing.get_context("fork")
         self.conn, child = ctx.Pipe()
-        self.proc = ctx.Process(target=_serve, args=(child, self, loop, os.getpid()), daemon=True,
+        self.proc = ctx.Process(target=_serve, args=(child, self, os.getpid()), daemon=True,
                                 name="actstat-checkpoints")
         from ..executor import quiet_fork_warning
 
@@ -149,10 +202,9 @@ class CheckpointProcess:
         """The checkpoint last sent, computed in this process from the block (the helper is lost)."""
         run, layers, prev_views = _bind(self)
         s, loss, data_loss, has_prev = self.sent
-        from . import loop
         from .model import Pass
 
-        rec = loop._checkpoint(run, s, Pass(loss, data_loss, 0, layers), prev_views if has_prev else None)
+        rec = self.compute(run, s, Pass(loss, data_loss, 0, layers), prev_views if has_prev else None)
         if not self.run.hist_ranges:
             self.run.hist_ranges = run.hist_ranges
         self.waiting = False
@@ -192,7 +244,7 @@ def _bind(shared: CheckpointProcess) -> tuple[Any, list[Any], list[Array]]:
     return run, layers, views[k + shared.n_state:]
 
 
-def _serve(conn: Any, shared: CheckpointProcess, loop: Any, parent: int) -> None:
+def _serve(conn: Any, shared: CheckpointProcess, parent: int) -> None:
     """The helper process: bind a copy of the network to the shared block, then answer each checkpoint."""
     from ..executor import _NOTHING, _worker_init
     from .model import Pass
@@ -207,7 +259,7 @@ def _serve(conn: Any, shared: CheckpointProcess, loop: Any, parent: int) -> None
                 break
             s, loss, data_loss, has_prev = msg
             try:
-                rec = loop._checkpoint(run, s, Pass(loss, data_loss, 0, layers), prev_views if has_prev else None)
+                rec = shared.compute(run, s, Pass(loss, data_loss, 0, layers), prev_views if has_prev else None)
                 conn.send((True, rec, run.hist_ranges))
             except Exception as e:  # noqa: BLE001 (handed to the training, raised there)
                 try:
