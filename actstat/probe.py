@@ -423,11 +423,14 @@ LayerCallback = Callable[[int, int], None]
 
 # Overlapping a layer's statistics with the next layer's product pays where per-layer overhead matters:
 # narrow layers (C4, 500 x 256). The product then runs on one BLAS thread (two would fight the
-# statistics' thread for the cores). That changes no number: OpenBLAS splits a product between threads
-# by rows and columns of the result, and with the fan-in within one of its K blocks (>= 256 on x86-64)
-# every entry is summed in the same order whatever the thread count; and float32 moments' dot products
-# are never threaded (float64's are, above 10,000 entries, which is why float64 keeps the default).
-# tests/test_speed_paths.py checks both, and that the probe gives the same document either way.
+# statistics' thread for the cores), as in a sweep's tasks; the statistics are the same numbers as
+# sequential statistics on one thread (float32 moments' dot products are never threaded; float64's are,
+# above 10,000 entries, which is why float64 keeps the sequential pass). Whether a float32 product on one
+# thread has the same bits as on two depends on the CPU's OpenBLAS kernels: yes with the AVX-512 ones,
+# no with the AVX2 (Haswell) ones of an AMD EPYC without AVX-512 (last-bit differences, measured), so a
+# probe that overlaps may differ in its last digits from the same probe under OPENBLAS_NUM_THREADS=2
+# on such a CPU. tests/test_speed_paths.py checks that the probe gives the same document as the
+# sequential pass on one thread.
 OVERLAP_MAX_FAN_IN = 256
 OVERLAP_MIN_ENTRIES = 1 << 15  # per layer (batch x width): below it the hand-over costs more than it saves
 

@@ -74,20 +74,19 @@ def _blas() -> object:
     return blas
 
 
-@pytest.mark.parametrize("m,k,n", [(1024, 256, 256), (333, 256, 77), (1000, 100, 257), (4096, 17, 256), (999, 256, 1)])
-def test_float32_products_and_dots_do_not_depend_on_the_blas_thread_count(m: int, k: int, n: int) -> None:
-    """What the overlap relies on: with the fan-in within one K block, a float32 product is the same on
-    one BLAS thread as on two; float32 dot products (the moments) are never threaded."""
+@pytest.mark.parametrize("n", [10_001, 200_000])
+def test_float32_dots_do_not_depend_on_the_blas_thread_count(n: int) -> None:
+    """What the overlap relies on: float32 dot products (the moments, on the helper thread) are never
+    threaded. (float32 products are not always the same bits on one thread as on two: with OpenBLAS's
+    AVX2 kernels they differ in the last bits; the overlap runs them on one thread, as the sequential pass
+    it is compared with below.)"""
     blas = _blas()
-    rng = np.random.default_rng(m + k + n)
-    a = rng.standard_normal((m, k)).astype(np.float32)
-    w = rng.standard_normal((k, n)).astype(np.float32)
-    v = rng.standard_normal(200_000).astype(np.float32)
+    v = np.random.default_rng(n).standard_normal(n).astype(np.float32)
     with blas.limit(1):  # type: ignore[attr-defined]
-        one = (a @ w, np.dot(v, v))
+        one = np.dot(v, v)
     with blas.limit(2):  # type: ignore[attr-defined]
-        two = (a @ w, np.dot(v, v))
-    assert np.array_equal(one[0], two[0]) and one[1] == two[1]
+        two = np.dot(v, v)
+    assert one == two
 
 
 @pytest.mark.parametrize("kw", [
@@ -117,7 +116,21 @@ def test_overlapped_statistics_give_the_same_document(kw: dict, monkeypatch: pyt
     assert len(helpers) == 1  # the statistics did run on a helper thread
     assert set(threading.enumerate()) == before
     assert done == list(range(1, len(done) + 1)) and len(done) == cfg.layers * (2 if cfg.grad else 1)
-    monkeypatch.setattr(probe, "OVERLAP_MAX_FAN_IN", 0)
+
+    class InLine:  # the same pass (its products on one BLAS thread), each layer's statistics computed at once
+        def __init__(self, fn) -> None:
+            self.fn, self.value = fn, None
+
+        def submit(self, i: int) -> None:
+            self.value = self.fn(i)
+
+        def result(self):
+            return self.value
+
+        def close(self) -> None:
+            pass
+
+    monkeypatch.setattr(probe, "_Helper", InLine)
     plain = probe.run_probe(cfg).to_dict()
     assert len(helpers) == 1
     assert overlapped == plain
