@@ -16,6 +16,7 @@ from actstat.initializers import get_initializer
 from actstat.network import NetworkSpec, make_streams
 from actstat.training import Dataset, TrainConfig, checkpoint_steps, train
 from actstat.training.model import MLP
+from actstat.training.optimizers import get_optimizer
 
 
 def numeric_gradient(f, a: np.ndarray, eps: float = 1e-6) -> np.ndarray:
@@ -78,6 +79,37 @@ def test_the_lean_pass_gives_the_same_gradients(act, bn, dropout, rng) -> None:
     assert a.loss == b.loss and b.layers == []
     for ga, gb in zip(a.grads, b.grads, strict=True):
         assert np.array_equal(ga, gb)
+
+
+@pytest.mark.parametrize("act,bn,dropout,dtype", [("relu", False, 0.0, "float64"), ("tanh", True, 0.3, "float32"),
+                                                  ("maxout:2", False, 0.3, "float64")])
+@pytest.mark.parametrize("optimizer", ["sgd", "nesterov", "adadelta", "adam"])
+def test_the_whole_network_at_once_is_the_same_training(act, bn, dropout, dtype, optimizer, rng) -> None:
+    """The loop's path: gradients written into one buffer laid out as MLP.flat, and the optimiser
+    stepping that one array, against per-array gradients and steps: the very same bits, step after step;
+    the padding between the arrays stays 0."""
+    spec = NetworkSpec(dims=(4, 5, 6), act=get_activation(act), init=get_initializer("xavier"), bias_std=0.1,
+                       batchnorm=bn, dropout=dropout, dtype=np.dtype(dtype))
+    one, two = (MLP(spec, 3, make_streams(1)["weights"]) for _ in range(2))
+    assert all(np.shares_memory(p, one.flat) for p in one.params())
+    used = np.zeros(one.flat.size, bool)
+    for p in one.params():
+        used[(p.ctypes.data - one.flat.ctypes.data) // p.itemsize + np.arange(p.size)] = True
+    opt_a, opt_b = get_optimizer(optimizer, 0.05), get_optimizer(optimizer, 0.05)
+    buf = np.zeros_like(one.flat)
+    for _ in range(5):
+        x, y = rng.standard_normal((9, 4)).astype(dtype), rng.integers(0, 3, 9)
+        seed = int(rng.integers(1 << 30))
+        a = one.train_pass(x, y, np.random.default_rng(seed), 0.1)
+        b = two.train_pass(x, y, np.random.default_rng(seed), 0.1, grads_into=buf)
+        assert a.loss == b.loss and all(np.shares_memory(g, buf) for g in b.grads)
+        for ga, gb in zip(a.grads, b.grads, strict=True):
+            assert np.array_equal(ga, gb)
+        opt_a.step(one.params(), a.grads)
+        opt_b.step([two.flat], [buf])
+        assert np.array_equal(one.flat, two.flat) and not two.flat[~used].any()
+    for L1, L2 in zip(one.layers, two.layers):
+        assert L1.run_mean is None or np.array_equal(L1.run_mean, L2.run_mean)
 
 
 def test_an_unplanned_early_stop_still_gets_its_statistics() -> None:

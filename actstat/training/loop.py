@@ -369,6 +369,8 @@ def _loop(run: _Run, opt: Any, total: int, batch: int, rng_dropout: np.random.Ge
     stopped = None
     factor = run.thresholds["explode"]
     y_train = run.y_train
+    grads = np.zeros_like(model.flat)  # every step's gradients, in model.flat's layout (see MLP._flatten)
+    params = [model.flat]
 
     def deliver(rec: dict[str, Any]) -> None:
         records.append(rec)
@@ -382,7 +384,7 @@ def _loop(run: _Run, opt: Any, total: int, batch: int, rng_dropout: np.random.Ge
         for s in range(total + 1):
             idx = next(batches)
             xb, yb = run.X_train[idx], y_train[idx]
-            p = model.train_pass(xb, yb, rng_dropout, run.weight_decay, keep=s in planned)
+            p = model.train_pass(xb, yb, rng_dropout, run.weight_decay, keep=s in planned, grads_into=grads)
             if s == 0:
                 initial = p.loss
             reason = None
@@ -392,7 +394,8 @@ def _loop(run: _Run, opt: Any, total: int, batch: int, rng_dropout: np.random.Ge
                 reason = f"loss {p.loss:.4g} is above {factor:g} x its initial value {initial:.4g}"
             if s in planned or reason is not None:
                 if not p.layers:  # an unplanned stop: the same batch again, its arrays kept for the statistics
-                    p = model.train_pass(xb, yb, rng_dropout, run.weight_decay, update_running=False)
+                    p = model.train_pass(xb, yb, rng_dropout, run.weight_decay, update_running=False,
+                                         grads_into=grads)
                 sink.put(s, p, prev if s in planned else None, last=reason is not None or s == total)
             if reason is not None:
                 stopped = {"step": s, "reason": reason}
@@ -400,7 +403,7 @@ def _loop(run: _Run, opt: Any, total: int, batch: int, rng_dropout: np.random.Ge
             if s == total:
                 break
             prev = [W.copy() for W in model.weights()] if (s + 1) in planned else None
-            opt.step(model.params(), p.grads)
+            opt.step(params, [grads])  # the whole network at once
             if on_step is not None:
                 on_step(s + 1, total, p.loss)
             sink.poll()  # (a record as soon as the helper has it: ndjson streams it)

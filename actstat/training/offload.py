@@ -32,6 +32,7 @@ import contextlib
 import copy
 import mmap
 import os
+import select
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -144,6 +145,8 @@ class CheckpointProcess:
         self.waiting = False
         ctx = multiprocessing.get_context("fork")
         self.conn, child = ctx.Pipe()
+        self.poller = select.poll()  # (a few times cheaper than Connection.poll, which builds a selector per call)
+        self.poller.register(self.conn.fileno(), select.POLLIN)
         self.proc = ctx.Process(target=_serve, args=(child, self, os.getpid()), daemon=True,
                                 name="actstat-checkpoints")
         from ..executor import quiet_fork_warning
@@ -182,7 +185,7 @@ class CheckpointProcess:
     def ready(self) -> bool:
         """The record sent for is in (or the process is gone): collect() will not wait."""
         try:
-            return self.waiting and self.conn.poll()
+            return self.waiting and bool(self.poller.poll(0))  # (POLLHUP/POLLERR too: gone)
         except OSError:
             return True
 
