@@ -306,9 +306,12 @@ def train(cfg: TrainConfig, data: Dataset | None = None, on_checkpoint: Checkpoi
                    (X_val[:cfg.eval_size], y_val[:cfg.eval_size]), per_epoch, cfg.weight_decay, thresholds,
                    offload=_offload(cfg, total, dims, m + min(X_val.shape[0], cfg.eval_size) + batch),
                    threads=threads)
-        checkpoints, stopped = _loop(run, opt, total, batch, rng_dropout, rng_batches, checkpoint, on_step)
-        final = _final(model, X_tr, y_tr, X_val, y_val, cfg.weight_decay, checkpoints[-1]["step"])
-        probe = probe_at_step0(cfg, run.eval_train[0])
+        def at_the_end(step: int) -> tuple[dict[str, Any], dict[str, Any]]:  # (while a helper takes the last checkpoint)
+            return (_final(model, X_tr, y_tr, X_val, y_val, cfg.weight_decay, step),
+                    probe_at_step0(cfg, run.eval_train[0]))
+
+        checkpoints, stopped, (final, probe) = _loop(run, opt, total, batch, rng_dropout, rng_batches, checkpoint,
+                                                     on_step, at_the_end)
     doc: dict[str, Any] = head | {
         "checkpoints": checkpoints,
         "hist_edges": run.hist_edges(),
@@ -354,8 +357,10 @@ def probe_at_step0(cfg: TrainConfig, x: Array) -> dict[str, Any]:
 
 def _loop(run: _Run, opt: Any, total: int, batch: int, rng_dropout: np.random.Generator,
           rng_batches: np.random.Generator, on_checkpoint: CheckpointCallback | None,
-          on_step: StepCallback | None) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
-    """The steps, and the checkpoints' records delivered in order. With run.offload every checkpoint of
+          on_step: StepCallback | None, at_the_end: Callable[[int], Any]) -> tuple[list[dict[str, Any]],
+                                                                                   dict[str, Any] | None, Any]:
+    """The steps, the checkpoints' records delivered in order, and at_the_end(last step)'s value (computed
+    while a helper takes the last checkpoint). With run.offload every checkpoint of
     the run is computed in a helper process (actstat.training.offload) while the next steps train;
     every checkpoint, there or here, is computed on one BLAS thread, so the numbers do not depend on
     where (nor on the machine's core count). A helper that cannot start or dies hands the checkpoints
@@ -407,9 +412,11 @@ def _loop(run: _Run, opt: Any, total: int, batch: int, rng_dropout: np.random.Ge
             if on_step is not None:
                 on_step(s + 1, total, p.loss)
             sink.poll()  # (a record as soon as the helper has it: ndjson streams it)
+        end = at_the_end(s)
+        sink.finish()
     finally:
         sink.close()
-    return records, stopped
+    return records, stopped, end
 
 
 def _final(model: MLP, X_tr: Array, y_tr: Array, X_val: Array, y_val: Array, wd: float, step: int) -> dict[str, Any]:

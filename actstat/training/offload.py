@@ -73,7 +73,8 @@ class Checkpoints:
     """Where a run's checkpoints are computed, and their records delivered in order: in line, or (with
     ``helper``, from the first checkpoint, step 0, on) in a CheckpointProcess, falling back to in line
     when it cannot start or is lost. ``put`` at each checkpoint, ``poll`` after each step (a record is
-    delivered as soon as it is in), ``close`` at the end however the run ends."""
+    delivered as soon as it is in), ``finish`` when the run is through (the last record), ``close`` at the
+    end however the run ends."""
 
     def __init__(self, run: Any, compute: Compute, deliver: Callable[[dict[str, Any]], None], helper: bool) -> None:
         self.run, self.compute, self.deliver = run, compute, deliver
@@ -81,7 +82,8 @@ class Checkpoints:
         self.helper: CheckpointProcess | None = None
 
     def put(self, s: int, p: Any, prev: list[Array] | None, last: bool) -> None:
-        """Checkpoint s from pass p (prev: the previous weights); last: the run's last (waited for)."""
+        """Checkpoint s from pass p (prev: the previous weights); last: the run's last (no helper is started
+        for it; finish() collects it)."""
         self._collect()
         if self.want_helper and not last:
             try:
@@ -95,10 +97,12 @@ class Checkpoints:
             except HelperLost:
                 self.close()
             else:
-                if last:
-                    self._collect()
                 return
         self.deliver(self.compute(self.run, s, p, prev))
+
+    def finish(self) -> None:
+        """Deliver the record under way, if any."""
+        self._collect()
 
     def poll(self) -> None:
         if self.helper is not None and self.helper.ready():
