@@ -225,10 +225,28 @@ class _Pool:
             return self.pool.submit(_call_in_worker, fn, item)
 
     def kill(self) -> None:
+        _quiet_killed_pool_thread(self.pool)
         for p in list((getattr(self.pool, "_processes", None) or {}).values()):
             with contextlib.suppress(Exception):
                 p.kill()
         self.pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _quiet_killed_pool_thread(pool: Any) -> None:
+    """After its workers are killed, a ProcessPoolExecutor's manager thread can fail on the pipes
+    shutdown(wait=False) closes (CPython gh-132969, fixed in 3.12+/3.13+): its traceback ("OSError: [Errno
+    9] Bad file descriptor") would follow "Interrupted" on stderr. Exceptions from that thread of that
+    pool are dropped; every other thread's are printed as before."""
+    thread = getattr(pool, "_executor_manager_thread", None)
+    if thread is None:
+        return
+    previous = threading.excepthook
+
+    def hook(args: Any) -> None:
+        if args.thread is not thread:
+            previous(args)
+
+    threading.excepthook = hook
 
 
 def _run_local(fn: Callable[..., Any], items: Sequence[Any], order: list[int], shared: Any, jobs: int,

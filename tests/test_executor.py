@@ -269,3 +269,27 @@ def test_ctrl_c_stops_the_workers_and_exits_130(tmp_path: Path, args: list[str])
     while any(_alive(w) for w in workers) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not [w for w in workers if _alive(w)]
+
+
+def test_a_killed_pools_manager_thread_fails_quietly(monkeypatch: pytest.MonkeyPatch) -> None:
+    """CPython gh-132969: after its workers are killed, a ProcessPoolExecutor's manager thread can raise
+    OSError (EBADF) on the pipes shutdown(wait=False) closed; its traceback must not follow
+    "Interrupted" on stderr. Other threads' exceptions still reach the hook that was there."""
+    import threading
+    import types
+
+    from actstat.executor import _quiet_killed_pool_thread
+
+    seen: list[str] = []
+    monkeypatch.setattr(threading, "excepthook", lambda args: seen.append(args.thread.name))
+
+    def fail() -> None:
+        raise OSError(9, "Bad file descriptor")
+
+    manager = threading.Thread(target=fail, name="ExecutorManagerThread")
+    other = threading.Thread(target=fail, name="someone-else")
+    _quiet_killed_pool_thread(types.SimpleNamespace(_executor_manager_thread=manager))
+    for t in (manager, other):
+        t.start()
+        t.join()
+    assert seen == ["someone-else"]
