@@ -9,7 +9,8 @@ write it), batch and number of steps, with no statistics, no evaluation and no c
 1 and with 2 BLAS threads and the faster counts. The variants run interleaved in rounds (plain, plain,
 actstat, actstat, then again); the ratios judged against the targets are the medians over rounds of
 each round's own ratio (variants that ran seconds apart, so that the machine's drift cancels), and
-the ratios of the best of each are printed beside them. The steps/s columns are the best of each.
+the ratios of the best of each are printed beside them. The steps/s columns and the CPU-time figures
+are the best of each.
 actstat trains with statistics every 10 steps (loss, train and validation accuracy, per-layer
 moments, histograms, gradient and update figures).
 
